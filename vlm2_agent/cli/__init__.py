@@ -1,0 +1,3 @@
+"""Console entry points; each one is a Hydra app over ``configs/``."""
+
+CONFIG_PATH = "pkg://configs"
