@@ -1,0 +1,30 @@
+"""Spatial embodied question answering: VSI-Bench / VSTI-Bench question types generated from
+recorded episodes and scene annotations, scored exactly as the public evaluation code.
+
+Example:
+    >>> from vlm2_agent.eqa import score_prediction, Question
+    >>> q = Question(id="x", scene_id="s", episode_id="e", question_type="object_abs_distance",
+    ...              question="...", ground_truth=2.0, frame_range=(0, 40), fps=4.0)
+    >>> score_prediction(q, "1.8 meters")
+    0.9
+"""
+
+from .metrics import aggregate, format_table, make_record, mean_relative_accuracy, score_prediction
+from .question import Question, load_jsonl, save_jsonl
+from .tasks import QUESTION_TYPES, VSI_TASKS, VSTI_TASKS, horizon_bucket, task_of
+
+__all__ = [
+    "QUESTION_TYPES",
+    "Question",
+    "VSI_TASKS",
+    "VSTI_TASKS",
+    "aggregate",
+    "format_table",
+    "horizon_bucket",
+    "load_jsonl",
+    "make_record",
+    "mean_relative_accuracy",
+    "save_jsonl",
+    "score_prediction",
+    "task_of",
+]
