@@ -1,0 +1,225 @@
+"""The shared Gymnasium environment: one agent walking a scene, habitat-lab's actions and sensors.
+
+Subclasses (``explore.py``, ``pointnav.py``, ``objectnav.py``) add the task: goal sampling, the
+task's observations, reward, termination and ``info`` measures.
+
+Actions (``Discrete(4)``, habitat-lab's order): 0 ``stop``, 1 ``move_forward`` (0.25 m),
+2 ``turn_left``, 3 ``turn_right`` (10 degrees). ``stop`` ends the episode (``terminated``);
+running out of ``max_episode_steps`` truncates it.
+
+Example:
+    >>> import gymnasium as gym, envs
+    >>> env = gym.make("VLM2/Explore-v0", sensors=("rgb", "pose"), sim={"resolution": (64, 64)})
+    >>> obs, info = env.reset(seed=0)
+    >>> obs["rgb"].shape, obs["pose"].shape
+    ((64, 64, 3), (4,))
+    >>> obs, reward, terminated, truncated, info = env.step(env.unwrapped.action_id("move_forward"))
+    >>> env.close()
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from envs.gym.config import EnvConfig
+from envs.gym.scenes_cache import SceneSource, SceneWorld, WorldCache
+
+ACTIONS = ("stop", "move_forward", "turn_left", "turn_right")
+STOP, MOVE_FORWARD, TURN_LEFT, TURN_RIGHT = range(4)
+
+
+class VLM2NavEnv(gym.Env):
+    """Base class. ``config`` is an :class:`EnvConfig` or a mapping of its fields; keyword arguments
+    override single fields (what ``gym.make(id, **kwargs)`` passes)."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+
+    def __init__(self, config: EnvConfig | Mapping[str, Any] | None = None, render_mode: str | None = None, **kwargs):
+        if isinstance(config, EnvConfig):
+            import dataclasses
+
+            config = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+        self.config = EnvConfig.from_mapping(config, **kwargs)
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode: expected None or 'rgb_array', got {render_mode!r}")
+        self.render_mode = render_mode
+        self.sim_config = self.config.sim_config()
+        self.source = SceneSource(self.config)
+        self._worlds = WorldCache(self.source, self.sim_config, self.config.max_cached_scenes)
+        self.world: SceneWorld | None = None
+        self.action_space = spaces.Discrete(len(ACTIONS))
+        self.observation_space = spaces.Dict({**self._sensor_spaces(), **self._task_spaces()})
+        self.position = np.zeros(3)
+        self.heading = 0.0
+        self.collided = False
+        self.elapsed_steps = 0
+        self._sim_obs: dict[str, np.ndarray] = {}
+
+    # ----- spaces --------------------------------------------------------------------------------
+    def _sensor_spaces(self) -> dict[str, spaces.Space]:
+        out: dict[str, spaces.Space] = {}
+        for spec in self.sim_config.sensors:
+            if spec.uuid not in self.config.sensors and spec.type not in self.config.sensors:
+                continue
+            h, w = spec.resolution
+            if spec.type == "rgb":
+                out[spec.uuid] = spaces.Box(0, 255, (h, w, 3), np.uint8)
+            elif spec.type == "depth":
+                out[spec.uuid] = spaces.Box(0.0, float(self.sim_config.far), (h, w, 1), np.float32)
+            else:
+                out[spec.uuid] = spaces.Box(0, np.iinfo(np.int32).max, (h, w), np.int32)
+        if "pose" in self.config.sensors:
+            hi = np.array([1e4, 1e4, 1e4, np.pi], np.float32)
+            out["pose"] = spaces.Box(-hi, hi, (4,), np.float32)
+        return out
+
+    def _task_spaces(self) -> dict[str, spaces.Space]:
+        """Observation entries the task adds (goal sensors)."""
+        return {}
+
+    # ----- gymnasium API -------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Start an episode. ``options``: ``scene`` (seed, dataset scene id or file path),
+        ``position`` + ``heading`` (start pose; else sampled on the largest floor component)."""
+        super().reset(seed=seed)
+        options = dict(options or {})
+        unknown = set(options) - {"scene", "position", "heading", *self._task_options()}
+        if unknown:
+            raise ValueError(f"reset options: unknown keys {sorted(unknown)}")
+        keys = self.source.keys()
+        if "scene" in options:
+            key = self.source.key_for(options["scene"])
+        else:
+            key = keys[int(self.np_random.integers(len(keys)))]
+        self.world = self._worlds.get(key)
+        if "position" in options:
+            self.position = self._snap(np.asarray(options["position"], float))
+            self.heading = float(options.get("heading", 0.0))
+        else:
+            self.position = self._sample_start()
+            self.heading = float(self.np_random.uniform(-np.pi, np.pi))
+        self.elapsed_steps = 0
+        self.collided = False
+        self._reset_task(options)
+        self._render_sensors()
+        return self._observation(), self._info()
+
+    def step(self, action):
+        if self.world is None:
+            raise RuntimeError("step() called before reset()")
+        a = self._check_action(action)
+        self.elapsed_steps += 1
+        if a != STOP:
+            self._move(a)
+            self._render_sensors()
+        reward, terminated = self._task_step(a)
+        truncated = not terminated and self.elapsed_steps >= self.config.max_episode_steps
+        return self._observation(), float(reward), bool(terminated), bool(truncated), self._info()
+
+    def render(self):
+        if self.render_mode == "rgb_array":
+            for spec in self.sim_config.sensors:
+                if spec.type == "rgb":
+                    return self._sim_obs[spec.uuid].copy()
+            raise ValueError("render_mode='rgb_array' needs an rgb sensor in the simulator config")
+        return None
+
+    def close(self):
+        self._worlds.close()
+        self.world = None
+
+    # ----- helpers for tasks, wrappers, experts --------------------------------------------------
+    @staticmethod
+    def action_id(name: str) -> int:
+        """The integer for an action name (``"stop"``, ``"move_forward"``, ``"turn_left"``, ``"turn_right"``)."""
+        try:
+            return ACTIONS.index(name)
+        except ValueError:
+            raise ValueError(f"unknown action {name!r}, expected one of {ACTIONS}") from None
+
+    @property
+    def scene(self):
+        return self._require_world().scene
+
+    @property
+    def navgrid(self):
+        return self._require_world().navgrid
+
+    @property
+    def sim(self):
+        return self._require_world().sim
+
+    def sensor_observations(self) -> dict[str, np.ndarray]:
+        """The latest raw simulator output (every configured sensor, whatever ``sensors`` exposes)."""
+        return self._sim_obs
+
+    def camera_to_world(self, sensor: str | None = None) -> np.ndarray:
+        """4x4 camera-to-world matrix of ``sensor`` (default: the first one) at the current pose."""
+        from envs import pose
+
+        spec = self.sim_config.sensor(sensor) if sensor else self.sim_config.sensors[0]
+        return pose.camera_to_world(self.position, self.heading, spec.position)
+
+    def _require_world(self) -> SceneWorld:
+        if self.world is None:
+            raise RuntimeError("no scene yet: call reset() first")
+        return self.world
+
+    def _check_action(self, action) -> int:
+        if isinstance(action, (str, bytes)):
+            raise ValueError(f"invalid action {action!r}: expected an int in [0, {len(ACTIONS)}), see ACTIONS")
+        try:
+            a = int(np.asarray(action).item())
+            exact = np.asarray(action).item() == a
+        except (TypeError, ValueError):
+            exact = False
+        if not exact or not 0 <= a < len(ACTIONS):
+            raise ValueError(f"invalid action {action!r}: expected an int in [0, {len(ACTIONS)}) = {ACTIONS}")
+        return a
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        from envs.pose import pose_vector
+
+        obs: dict[str, np.ndarray] = {}
+        for key, space in self.observation_space.spaces.items():
+            if key == "pose":
+                obs[key] = pose_vector(self.position, self.heading)
+            elif key in self._sim_obs:
+                obs[key] = np.asarray(self._sim_obs[key], space.dtype).reshape(space.shape)
+        obs.update(self._task_observation())
+        return obs
+
+    def _info(self) -> dict[str, Any]:
+        return {
+            "scene_id": self.scene.scene_id,
+            "position": self.position.copy(),
+            "heading": float(self.heading),
+            "collided": bool(self.collided),
+            **self._task_info(),
+        }
+
+    # ----- hooks the backend pieces fill (kinematics, sampling, rendering) -----------------------
+    def _render_sensors(self) -> None:
+        sim = self.sim
+        sim.set_agent_state(self.position, self.heading)
+        self._sim_obs = sim.get_observations()
+
+    # ----- task hooks ----------------------------------------------------------------------------
+    def _task_options(self) -> tuple[str, ...]:
+        return ()
+
+    def _reset_task(self, options: dict[str, Any]) -> None:
+        pass
+
+    def _task_step(self, action: int) -> tuple[float, bool]:
+        return 0.0, action == STOP
+
+    def _task_observation(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def _task_info(self) -> dict[str, Any]:
+        return {}

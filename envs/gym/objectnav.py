@@ -1,0 +1,123 @@
+"""``VLM2/ObjectNav-v0``: find an instance of a category; habitat-lab's ``objectgoal``, ``gps``, ``compass``.
+
+Observations: ``objectgoal`` (shape (1,), index into ``categories``), ``gps`` (shape (2,): the
+agent's position relative to its start, ``[forward, right]`` in the start frame, habitat-lab's
+``[-z, x]``), ``compass`` (shape (1,): heading relative to the start, positive = turned left).
+
+Goals, as habitat-lab: the *view points* of every instance of the goal category (navigable cells
+within ``view_radius`` of the object's footprint). ``distance_to_goal`` is the geodesic distance to
+the nearest view point; ``success`` = ``stop`` within ``success_distance`` (0.1 m) of one;
+``spl`` and ``soft_spl`` (1 - d/d_start, weighted by d_start / max(d_start, path_length)).
+
+Example:
+    >>> import gymnasium as gym, envs
+    >>> env = gym.make("VLM2/ObjectNav-v0", sensors=("rgb",), sim={"resolution": (32, 32)})
+    >>> obs, info = env.reset(seed=0)
+    >>> env.unwrapped.categories[int(obs["objectgoal"][0])] == info["goal_category"]
+    True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from envs.gym.base import VLM2NavEnv
+from envs.gym.pointnav import NavTaskMixin
+from envs.pose import wrap_angle
+
+
+def default_categories() -> tuple[str, ...]:
+    """The generator's object categories, in its fixed order (the ``objectgoal`` index space)."""
+    from scenes import generator
+
+    return tuple(generator.CATEGORIES)
+
+
+class ObjectNavEnv(NavTaskMixin, VLM2NavEnv):
+    """ObjectNav. Extra arguments: ``categories`` (goal vocabulary; default the generator's),
+    ``success_distance`` (0.1 m), ``view_radius`` (1.0 m)."""
+
+    def __init__(self, config=None, render_mode=None, categories: tuple[str, ...] | None = None,
+                 success_distance: float = 0.1, view_radius: float = 1.0, **kwargs):
+        self.categories = tuple(categories) if categories is not None else default_categories()
+        if not self.categories or len(set(self.categories)) != len(self.categories):
+            raise ValueError(f"categories: expected a non-empty list of distinct names, got {categories!r}")
+        if not float(success_distance) > 0 or not float(view_radius) > 0:
+            raise ValueError(f"success_distance and view_radius must be > 0 m, got {success_distance!r}, {view_radius!r}")
+        self.success_distance = float(success_distance)
+        self.view_radius = float(view_radius)
+        self.goal_category = ""
+        self.start_position = np.zeros(3)
+        self.start_heading = 0.0
+        super().__init__(config, render_mode, **kwargs)
+
+    def _task_spaces(self) -> dict[str, spaces.Space]:
+        big = np.float32(1e4)
+        return {
+            "objectgoal": spaces.Box(0, len(self.categories) - 1, (1,), np.int64),
+            "gps": spaces.Box(-big, big, (2,), np.float32),
+            "compass": spaces.Box(-np.pi, np.pi, (1,), np.float32),
+        }
+
+    def _task_options(self) -> tuple[str, ...]:
+        return ("goal_category",)
+
+    def _reset_task(self, options: dict[str, Any]) -> None:
+        present = sorted({o.category for o in self.scene.objects if o.category in self.categories})
+        present = [c for c in present if np.isfinite(self._goal_field(c).distance(self.position))]
+        if "goal_category" in options:
+            cat = options["goal_category"]
+            if cat not in present:
+                raise ValueError(f"goal_category {cat!r}: not reachable in scene {self.scene.scene_id}; present: {present}")
+        else:
+            if not present:
+                raise RuntimeError(f"scene {self.scene.scene_id}: no reachable object of the goal categories")
+            cat = present[int(self.np_random.integers(len(present)))]
+        self.goal_category = cat
+        self.start_position = self.position.copy()
+        self.start_heading = self.heading
+        self._start_measures()
+
+    def _goal_field(self, category: str):
+        key = ("objectnav_goal", category, self.view_radius)
+        field = self.world.cache.get(key)
+        if field is None:
+            boxes = [o.box for o in self.scene.objects if o.category == category]
+            field = self._view_point_field(boxes, self.view_radius)
+            self.world.cache[key] = field
+        return field
+
+    def _distance_to_goal(self) -> float:
+        return float(self._goal_field(self.goal_category).distance(self.position))
+
+    def step(self, action):
+        self._prev_position = self.position.copy()
+        return super().step(action)
+
+    def _task_step(self, action: int) -> tuple[float, bool]:
+        return self._measure_step(action, self._prev_position)
+
+    def _task_observation(self) -> dict[str, np.ndarray]:
+        d = self.position - self.start_position
+        h = self.start_heading
+        forward = -np.sin(h) * d[0] - np.cos(h) * d[2]
+        right = np.cos(h) * d[0] - np.sin(h) * d[2]
+        return {
+            "objectgoal": np.array([self.categories.index(self.goal_category)], np.int64),
+            "gps": np.array([forward, right], np.float32),
+            "compass": np.array([wrap_angle(self.heading - self.start_heading)], np.float32),
+        }
+
+    def _task_info(self) -> dict[str, Any]:
+        from envs import measures
+
+        m = self._measures()
+        m["soft_spl"] = float(measures.soft_spl(self.start_distance, self.distance_to_goal, self.path_length))
+        return {**m, "goal_category": self.goal_category}
+
+    def oracle_action(self) -> int:
+        """The shortest-path follower's action toward the nearest view point of the goal category."""
+        return self._oracle_action_field(self._goal_field(self.goal_category))

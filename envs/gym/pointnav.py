@@ -1,0 +1,147 @@
+"""``VLM2/PointNav-v0``: reach a point goal; habitat-lab's ``pointgoal_with_gps_compass`` sensor and measures.
+
+Observation ``pointgoal_with_gps_compass`` = ``[rho, phi]``: the goal's distance (m) and direction
+(radians, positive = to the agent's left) relative to the agent's current pose, as habitat-lab's
+``IntegratedPointGoalGPSAndCompassSensor`` (polar, ``[rho, -phi]`` of its cartesian frame).
+
+``info``: ``distance_to_goal`` (geodesic, m), ``success`` (``stop`` within ``success_distance``,
+0.2 m), ``spl`` = success * d_start / max(d_start, path_length). Reward (habitat-lab's
+``reward_measure`` = distance_to_goal): decrease of the geodesic distance, minus 0.01 per step,
+plus 2.5 on success.
+
+Example:
+    >>> import gymnasium as gym, envs
+    >>> env = gym.make("VLM2/PointNav-v0", sensors=("depth",), sim={"resolution": (32, 32)})
+    >>> obs, info = env.reset(seed=3)
+    >>> while True:
+    ...     obs, r, term, trunc, info = env.step(env.unwrapped.oracle_action())
+    ...     if term or trunc:
+    ...         break
+    >>> info["success"], info["spl"] > 0.9
+    (1.0, True)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from envs.gym.base import STOP, VLM2NavEnv
+
+SLACK_REWARD = -0.01
+SUCCESS_REWARD = 2.5
+
+
+def polar_goal(position: np.ndarray, heading: float, goal: np.ndarray) -> np.ndarray:
+    """``[rho, phi]`` of ``goal`` seen from an agent at ``position`` with ``heading`` (phi > 0: left).
+
+    >>> polar_goal(np.zeros(3), 0.0, np.array([-1.0, 0.0, 0.0])).round(4).tolist()  # 1 m to the left
+    [1.0, 1.5708]
+    """
+    d = np.asarray(goal, float) - np.asarray(position, float)
+    forward = -np.sin(heading) * d[0] - np.cos(heading) * d[2]
+    right = np.cos(heading) * d[0] - np.sin(heading) * d[2]
+    return np.array([np.hypot(forward, right), np.arctan2(-right, forward)], np.float32)
+
+
+class NavTaskMixin:
+    """Bookkeeping shared by PointNav and ObjectNav: path length, distance, success, SPL, reward."""
+
+    success_distance: float
+
+    def _start_measures(self) -> None:
+        self.path_length = 0.0
+        self.called_stop = False
+        self.start_distance = self._distance_to_goal()
+        self.distance_to_goal = self.start_distance
+        if not np.isfinite(self.start_distance):
+            raise RuntimeError(f"scene {self.scene.scene_id}: goal not reachable from the start (sampling bug)")
+
+    def _measure_step(self, action: int, prev_position: np.ndarray) -> tuple[float, bool]:
+        prev = self.distance_to_goal
+        self.path_length += float(np.linalg.norm(self.position - prev_position))
+        self.distance_to_goal = self._distance_to_goal()
+        self.called_stop = action == STOP
+        reward = (prev - self.distance_to_goal) + SLACK_REWARD
+        if self.success:
+            reward += SUCCESS_REWARD
+        return reward, self.called_stop
+
+    @property
+    def success(self) -> float:
+        return float(self.called_stop and self.distance_to_goal <= self.success_distance)
+
+    def _measures(self) -> dict[str, float]:
+        from envs import measures
+
+        out = {
+            "distance_to_goal": float(self.distance_to_goal),
+            "success": self.success,
+            "spl": float(measures.spl(self.success, self.start_distance, self.path_length)),
+        }
+        return out
+
+
+class PointNavEnv(NavTaskMixin, VLM2NavEnv):
+    """PointNav. Extra arguments: ``success_distance`` (0.2 m), ``goal_distance`` ((min, max) geodesic m)."""
+
+    def __init__(self, config=None, render_mode=None, success_distance: float = 0.2,
+                 goal_distance: tuple[float, float] = (1.0, 10.0), **kwargs):
+        lo, hi = (float(v) for v in goal_distance)
+        if not 0 < lo < hi:
+            raise ValueError(f"goal_distance: expected (min, max) metres with 0 < min < max, got {goal_distance!r}")
+        if not float(success_distance) > 0:
+            raise ValueError(f"success_distance: expected > 0 metres, got {success_distance!r}")
+        self.success_distance = float(success_distance)
+        self.goal_distance = (lo, hi)
+        self.goal = np.zeros(3)
+        super().__init__(config, render_mode, **kwargs)
+
+    def _task_spaces(self) -> dict[str, spaces.Space]:
+        hi = np.array([np.finfo(np.float32).max, np.pi], np.float32)
+        return {"pointgoal_with_gps_compass": spaces.Box(np.array([0, -np.pi], np.float32), hi, (2,), np.float32)}
+
+    def _task_options(self) -> tuple[str, ...]:
+        return ("goal",)
+
+    def _reset_task(self, options: dict[str, Any]) -> None:
+        if "goal" in options:
+            self.goal = self._snap(np.asarray(options["goal"], float))
+        else:
+            self.goal = self._sample_goal()
+        self._start_measures()
+
+    def _sample_goal(self) -> np.ndarray:
+        lo, hi = self.goal_distance
+        for _ in range(200):
+            goal = self._sample_navigable()
+            d = self._geodesic(self.position, goal)
+            if lo <= d <= hi:
+                return goal
+        # Small scenes may have no point that far: take the farthest reachable sample instead.
+        cands = [self._sample_navigable() for _ in range(50)]
+        dists = [self._geodesic(self.position, c) for c in cands]
+        finite = [i for i, d in enumerate(dists) if np.isfinite(d)]
+        return cands[max(finite, key=lambda i: dists[i])]
+
+    def _distance_to_goal(self) -> float:
+        return self._geodesic(self.position, self.goal)
+
+    def step(self, action):
+        self._prev_position = self.position.copy()
+        return super().step(action)
+
+    def _task_step(self, action: int) -> tuple[float, bool]:
+        return self._measure_step(action, self._prev_position)
+
+    def _task_observation(self) -> dict[str, np.ndarray]:
+        return {"pointgoal_with_gps_compass": polar_goal(self.position, self.heading, self.goal)}
+
+    def _task_info(self) -> dict[str, Any]:
+        return {**self._measures(), "goal": self.goal.copy()}
+
+    def oracle_action(self) -> int:
+        """The shortest-path follower's action toward the goal (``stop`` within the success distance)."""
+        return self._oracle_action(self.goal)

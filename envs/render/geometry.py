@@ -1,0 +1,144 @@
+"""Pack a scene's MeshParts into one interleaved vertex array and one index array, split into draws.
+
+Each draw is a contiguous index range with one instance id, one texture and a bounding sphere for
+frustum culling. Large parts (a whole stage glb is often one mesh) are cut into spatial chunks of
+``chunk_size`` metres so that culling can skip what is behind the camera.
+
+Example:
+    >>> import numpy as np
+    >>> from scenes.types import MeshPart
+    >>> tri = MeshPart("t", np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0]], np.float32),
+    ...                np.array([[0, 1, 2]], np.uint32), instance_id=3)
+    >>> packed = pack_parts([tri])
+    >>> len(packed.vertices), packed.indices.tolist(), packed.draws[0].instance_id
+    (3, [0, 1, 2], 3)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from scenes.types import MeshPart
+
+# Interleaved layout; the matching moderngl format string is VERTEX_FORMAT.
+VERTEX_DTYPE = np.dtype([("pos", "<f4", 3), ("normal", "<f4", 3), ("color", "u1", 4), ("uv", "<f4", 2)])
+VERTEX_FORMAT = "3f 3f 4f1 2f"
+VERTEX_ATTRIBUTES = ("in_pos", "in_normal", "in_color", "in_uv")
+DEFAULT_COLOR = (200, 200, 200, 255)  # parts with neither colours nor texture
+
+
+@dataclass(frozen=True)
+class Draw:
+    """One draw call: ``count`` indices from ``first`` in the shared index buffer."""
+
+    first: int
+    count: int
+    instance_id: int
+    texture: int  # index into PackedScene.textures, -1 for none
+    center: np.ndarray
+    radius: float
+
+
+@dataclass
+class PackedScene:
+    vertices: np.ndarray  # structured VERTEX_DTYPE (N,)
+    indices: np.ndarray  # uint32 (3M,)
+    draws: list[Draw]
+    textures: list[np.ndarray]  # (H, W, 3|4) uint8, shared by identity between parts
+
+
+def pack_parts(parts: Sequence[MeshPart], chunk_size: float = 4.0, chunk_min_triangles: int = 1024) -> PackedScene:
+    """Concatenate ``parts`` (validated) into one vertex/index array pair with draw ranges."""
+    verts, idx, draws, textures = [], [], [], []
+    tex_slot: dict[int, int] = {}
+    n_vert = n_idx = 0
+    for part in parts:
+        v = _check_part(part)
+        if v is None:
+            continue
+        slot = -1
+        if part.uv is not None and part.texture is not None:
+            key = id(part.texture)
+            if key not in tex_slot:
+                tex_slot[key] = len(textures)
+                textures.append(part.texture)
+            slot = tex_slot[key]
+        verts.append(v)
+        faces = np.asarray(part.faces, np.int64)
+        for chunk in _chunks(v["pos"], faces, chunk_size, chunk_min_triangles):
+            corners = v["pos"][chunk.reshape(-1)]
+            lo, hi = corners.min(0), corners.max(0)
+            center = (lo + hi) / 2
+            radius = float(np.linalg.norm(corners - center, axis=1).max())
+            draws.append(Draw(n_idx, chunk.size, int(part.instance_id), slot, center.astype(float), radius))
+            idx.append((chunk + n_vert).astype(np.uint32).reshape(-1))
+            n_idx += chunk.size
+        n_vert += len(v)
+    vertices = np.concatenate(verts) if verts else np.zeros(0, VERTEX_DTYPE)
+    indices = np.concatenate(idx) if idx else np.zeros(0, np.uint32)
+    return PackedScene(vertices, indices, draws, textures)
+
+
+def _chunks(pos: np.ndarray, faces: np.ndarray, size: float, min_tris: int) -> list[np.ndarray]:
+    """Faces grouped by the grid cell of their centroid (one group when the part is small)."""
+    if len(faces) < min_tris:
+        return [faces]
+    cells = np.floor(pos[faces].mean(axis=1) / size).astype(np.int64)
+    _, inverse = np.unique(cells, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.flatnonzero(np.diff(inverse[order])) + 1
+    return [faces[g] for g in np.split(order, bounds)]
+
+
+def _check_part(part: MeshPart) -> np.ndarray | None:
+    """The part's interleaved vertices, or None when it has no triangles; raises on malformed arrays."""
+    name = f"MeshPart {part.name!r}"
+    v = np.asarray(part.vertices)
+    f = np.asarray(part.faces)
+    if v.ndim != 2 or v.shape[1] != 3:
+        raise ValueError(f"{name}: vertices must have shape (N, 3), got {v.shape}")
+    if f.ndim != 2 or f.shape[1] != 3:
+        raise ValueError(f"{name}: faces must have shape (M, 3), got {f.shape}")
+    if len(f) == 0 or len(v) == 0:
+        return None
+    if f.min() < 0 or f.max() >= len(v):
+        raise ValueError(f"{name}: face indices must be in [0, {len(v)}), got [{f.min()}, {f.max()}]")
+    if not np.all(np.isfinite(v)):
+        raise ValueError(f"{name}: vertices contain NaN or inf")
+    out = np.zeros(len(v), VERTEX_DTYPE)
+    out["pos"] = v
+    out["normal"] = _optional(part.normals, (len(v), 3), name, "normals")
+    if part.normals is None:
+        out["normal"] = _vertex_normals(v, f)
+    colors = _optional(part.colors, (len(v), 4), name, "colors")
+    out["color"] = DEFAULT_COLOR if colors is None and part.texture is None else (255 if colors is None else colors)
+    uv = _optional(part.uv, (len(v), 2), name, "uv")
+    if uv is not None:
+        # Images are uploaded top row first, so texture row 0 sits at t=0: flip v (glTF/OBJ have v up).
+        out["uv"] = np.stack([uv[:, 0], 1.0 - uv[:, 1]], axis=1)
+    if part.texture is not None:
+        t = np.asarray(part.texture)
+        if t.ndim != 3 or t.shape[2] not in (3, 4) or t.dtype != np.uint8:
+            raise ValueError(f"{name}: texture must be (H, W, 3) uint8, got {t.shape} {t.dtype}")
+    return out
+
+
+def _optional(value: np.ndarray | None, shape: tuple[int, int], name: str, field: str) -> np.ndarray | None:
+    if value is None:
+        return None
+    a = np.asarray(value)
+    if a.shape != shape:
+        raise ValueError(f"{name}: {field} must have shape {shape}, got {a.shape}")
+    return a
+
+
+def _vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Area-weighted vertex normals (zero for unused vertices; the shader then shades flat)."""
+    import trimesh
+
+    mesh = trimesh.Trimesh(vertices=v, faces=f, process=False)
+    return np.asarray(mesh.vertex_normals, np.float32)
