@@ -138,9 +138,11 @@ def _load_instance(path: Path, ds: hc.SceneDataset | None = None) -> Scene:
         ds = hc.read_dataset(found) if found is not None else None
     inst = hc.read_scene_instance(path, ds.instance_defaults if ds else None)
     stage = ds.stage(inst.stage_template) if ds else None
-    root = ds.root if ds else path.parent.parent
+    # Without a dataset config, the dataset root is the folder above scenes/ (or the instance's own).
+    roots = [ds.root] if ds else [path.parent.parent, path.parent]
+    root = roots[0]
     if stage is None:
-        stage = _stage_by_path(root, inst.stage_template)
+        stage = _stage_by_path(roots, inst.stage_template)
     if stage is None:
         raise SceneLoadError(
             path, f"field 'stage_instance.template_name': no stage named {inst.stage_template!r} "
@@ -150,7 +152,7 @@ def _load_instance(path: Path, ds: hc.SceneDataset | None = None) -> Scene:
     scene.source = str(path)
     if inst.semantic_scene:
         sem = ds.semantic_config(inst.semantic_scene, path.parent) if ds else None
-        sem = sem or _semantic_by_path(root, path.parent, inst.semantic_scene)
+        sem = sem or _semantic_by_path(roots, inst.semantic_scene)
         if sem is None:
             warnings.warn(f"{path}: semantic scene {inst.semantic_scene!r} not found; loading without "
                           "semantics", stacklevel=3)
@@ -159,8 +161,8 @@ def _load_instance(path: Path, ds: hc.SceneDataset | None = None) -> Scene:
     return scene
 
 
-def _stage_by_path(root: Path, template: str) -> hc.StageConfig | None:
-    for base in (root, root / "stages"):
+def _stage_by_path(roots: list[Path], template: str) -> hc.StageConfig | None:
+    for base in [b for r in roots for b in (r, r / "stages")]:
         cfg = base / (hc.strip_suffix(template, hc.STAGE_SUFFIX) + hc.STAGE_SUFFIX)
         if cfg.is_file():
             return hc.read_stage_config(cfg)
@@ -171,9 +173,9 @@ def _stage_by_path(root: Path, template: str) -> hc.StageConfig | None:
     return None
 
 
-def _semantic_by_path(root: Path, near: Path, name: str) -> Path | None:
+def _semantic_by_path(roots: list[Path], name: str) -> Path | None:
     file = name if name.endswith(hc.SEMANTIC_SUFFIX) else name + hc.SEMANTIC_SUFFIX
-    for d in (root / "semantics", near, root):
+    for d in [b for r in roots for b in (r / "semantics", r)]:
         if (d / file).is_file():
             return d / file
     return None
@@ -224,20 +226,21 @@ def read_glb(path: str | Path, transform: np.ndarray | None = None) -> list[Mesh
     except Exception as e:  # trimesh raises many types for broken files
         raise SceneLoadError(path, f"cannot parse mesh file: {type(e).__name__}: {e}") from None
     world = np.eye(4) if transform is None else np.asarray(transform, float)
-    parts = []
+    parts: list[MeshPart] = []
+    textures: dict[int, np.ndarray] = {}  # one array per source image, so renderers can share it
     for node in scene.graph.nodes_geometry:
         node_tf, geom_name = scene.graph[node]
         geom = scene.geometry.get(geom_name)
         if not isinstance(geom, trimesh.Trimesh) or len(geom.faces) == 0:
             continue  # points and lines carry no surface to render
         try:
-            parts.append(_mesh_part(str(node), geom, world @ node_tf))
+            parts.append(_mesh_part(str(node), geom, world @ node_tf, textures))
         except (ValueError, TypeError, IndexError) as e:
             raise SceneLoadError(path, f"node {node!r}: malformed mesh data: {e}") from None
     return parts
 
 
-def _mesh_part(name: str, geom, tf: np.ndarray) -> MeshPart:
+def _mesh_part(name: str, geom, tf: np.ndarray, textures: dict[int, np.ndarray]) -> MeshPart:
     lin = tf[:3, :3]
     vertices = np.asarray(geom.vertices, float) @ lin.T + tf[:3, 3]
     faces = np.asarray(geom.faces, dtype=np.uint32)
@@ -245,7 +248,7 @@ def _mesh_part(name: str, geom, tf: np.ndarray) -> MeshPart:
         faces = faces[:, ::-1]
     normals = np.asarray(geom.vertex_normals, float) @ np.linalg.inv(lin)  # inverse-transpose
     normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
-    colors, uv, texture = _appearance(geom)
+    colors, uv, texture = _appearance(geom, textures)
     return MeshPart(
         name=name,
         vertices=vertices.astype(np.float32),
@@ -275,7 +278,7 @@ def _as_rgba8(c: np.ndarray | None, n: int) -> np.ndarray | None:
     return c
 
 
-def _appearance(geom) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+def _appearance(geom, textures: dict[int, np.ndarray]) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """(colors, uv, texture): COLOR_0 times the material's base colour; baseColorTexture + TEXCOORD_0."""
     n = len(geom.vertices)
     vis = geom.visual
@@ -297,5 +300,6 @@ def _appearance(geom) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray 
     uv = getattr(vis, "uv", None)
     if image is None or uv is None or len(uv) != n:
         return colors, None, None
-    texture = np.asarray(image.convert("RGB"), dtype=np.uint8)
-    return colors, np.asarray(uv, np.float32), texture
+    if id(image) not in textures:
+        textures[id(image)] = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    return colors, np.asarray(uv, np.float32), textures[id(image)]
