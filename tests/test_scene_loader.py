@@ -205,6 +205,28 @@ def test_dataset_folder_scene_instance_with_vlm2_layout(tmp_path):
         load(tmp_path)
 
 
+def test_vlm2_annotations_give_objects_rooms_doorways(tmp_path):
+    from scenes.annotations import annotations_to_dict
+    from scenes.types import Doorway, OrientedBox, Room, Scene, SceneObject
+
+    rooms = [Room(0, "bedroom", np.array([[0, 0], [4, 0], [4, 3], [0, 3]], float), 2.6),
+             Room(1, "kitchen", np.array([[4, 0], [7, 0], [7, 3], [4, 3]], float), 2.6)]
+    chair = SceneObject(7, "chair", OrientedBox(np.array([1.0, 0.45, 1.0]), np.array([0.5, 0.9, 0.5])), room_id=0)
+    door = Doorway(0, 1, np.array([4.0, 1.5]), 0.9, "z")
+    d = annotations_to_dict(Scene("apt_train_00007", [], [chair], rooms, [door]), seed=7, split="train")
+    (tmp_path / "semantics").mkdir()
+    _write_json(tmp_path / "semantics" / "apt_train_00007.semantic_config.json", d)
+    _box_glb(tmp_path / "apt_train_00007.glb", extents=(7, 2.6, 3), center=(3.5, 1.3, 1.5))
+    _write_json(tmp_path / "apt_train_00007.stage_config.json", {"render_asset": "apt_train_00007.glb"})
+    inst = _write_json(tmp_path / "apt_train_00007.scene_instance.json", {
+        "stage_instance": {"template_name": "apt_train_00007"}, "semantic_scene_instance": "apt_train_00007"})
+    scene = load(inst)
+    assert [(r.room_type, r.area) for r in scene.rooms] == [("bedroom", 12.0), ("kitchen", 9.0)]
+    assert scene.object(7).category == "chair" and scene.object(7).room_id == 0
+    np.testing.assert_allclose(scene.object(7).box.center, [1.0, 0.45, 1.0])
+    assert len(scene.doorways) == 1 and scene.doorways[0].width == pytest.approx(0.9)
+
+
 # ---------------------------------------------------------------- corrupt inputs
 
 
@@ -276,5 +298,9 @@ def test_malformed_semantic_config_names_the_file(tmp_path):
                        {"stage_instance": {"template_name": "box"}, "semantic_scene_instance": "s"})
     with pytest.raises(SceneLoadError, match=r"s\.semantic_config\.json: field region_annotations\[0\]\.poly_loop"):
         load(inst)
+    absent = _write_json(tmp_path / "a.scene_instance.json",
+                         {"stage_instance": {"template_name": "box"}, "semantic_scene_instance": "absent"})
+    with pytest.warns(UserWarning, match="semantic scene 'absent' not found"):
+        assert load(absent).rooms == []
     with pytest.raises(SceneLoadError, match="unsupported file type"):
         load(_write_json(tmp_path / "x.json", {}))
