@@ -1,0 +1,452 @@
+"""A navigable occupancy grid in the (x, z) floor plane, built from a scene's triangles.
+
+A cell is *navigable* when an upward-facing surface lies at floor height under its centre, no
+geometry occupies the body slab ``(floor + max_climb, floor + agent_height)`` within
+``agent_radius + cell_size/sqrt(2)`` of its centre, and it is that far from the floor's edge. The
+extra half cell-diagonal makes the grid conservative: *every* point of a navigable cell keeps at
+least ``agent_radius`` clearance from the geometry, so an agent that only stands in navigable cells
+never overlaps a wall. Obstacle clearance is measured exactly (point-to-triangle distance at cell
+centres, after clipping triangles to the slab), not by dilating a coarse raster.
+
+Geodesic distances run Dijkstra (``scipy.sparse.csgraph``) on a 32-neighbour grid graph whose edges
+are straight moves of up to 3 cells that stay on navigable cells. ``skimage.graph.MCP_Geometric``
+only allows unit moves (an octile metric, up to 8 % too long); the 32-neighbourhood is within
+about 1.3 % of the Euclidean length in free space at the same speed. One Dijkstra run per goal set
+is cached, so ``geodesic_distance`` is a lookup after the first call.
+
+Example:
+    >>> grid = NavGrid.from_scene(scene, cell_size=0.05, agent_radius=0.1)   # doctest: +SKIP
+    >>> start = grid.sample_navigable_point(np.random.default_rng(0))        # doctest: +SKIP
+    >>> grid.geodesic_distance(start, goal), grid.shortest_path(start, goal)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from math import gcd
+
+import numpy as np
+import scipy.sparse as sp
+from scipy import ndimage
+from scipy.sparse.csgraph import dijkstra
+from skimage import measure
+
+from scenes.types import OrientedBox, Scene
+
+_CHUNK = 400_000  # candidate (triangle, cell) pairs per vectorised batch: bounds peak memory
+_MAX_CELLS = 40_000_000
+_FIELD_CACHE = 16
+
+
+def _triangle_distances(tri2d: np.ndarray, px: np.ndarray, pz: np.ndarray) -> np.ndarray:
+    """Distance from points (px, pz) to the filled 2D triangles tri2d (n, 3, 2), pairwise per row."""
+    p = np.stack([px, pz], axis=-1)
+    best = np.full(len(p), np.inf)
+    signs = []
+    for k in range(3):
+        a, b = tri2d[:, k], tri2d[:, (k + 1) % 3]
+        e, ap = b - a, p - a
+        ee = np.einsum("ij,ij->i", e, e)
+        t = np.clip(np.einsum("ij,ij->i", ap, e) / np.where(ee > 0, ee, 1.0), 0.0, 1.0)
+        best = np.minimum(best, np.hypot(*(ap - t[:, None] * e).T))
+        signs.append(e[:, 0] * ap[:, 1] - e[:, 1] * ap[:, 0])
+    s0, s1, s2 = signs
+    e0, e2 = tri2d[:, 1] - tri2d[:, 0], tri2d[:, 2] - tri2d[:, 0]
+    area2 = np.abs(e0[:, 0] * e2[:, 1] - e0[:, 1] * e2[:, 0])
+    # degenerate (edge-on) triangles are handled by the edge distances alone
+    inside = (area2 > 1e-12) & (
+        ((s0 >= 0) & (s1 >= 0) & (s2 >= 0)) | ((s0 <= 0) & (s1 <= 0) & (s2 <= 0))
+    )
+    return np.where(inside, 0.0, best)
+
+
+def _rasterize(tri2d, origin, cell_size, shape, thresholds) -> list[np.ndarray]:
+    """Masks of the cells whose centre lies within each threshold of any triangle (n, 3, 2) in (x, z)."""
+    masks = [np.zeros(shape, bool) for _ in thresholds]
+    if len(tri2d) == 0:
+        return masks
+    tol = max(thresholds)
+    lo = np.ceil((tri2d.min(1) - tol - origin) / cell_size - 0.5).astype(np.int64)
+    hi = np.floor((tri2d.max(1) + tol - origin) / cell_size - 0.5).astype(np.int64)
+    lo = np.maximum(lo, 0)
+    hi = np.minimum(hi, np.array([shape[1], shape[0]]) - 1)
+    n = np.maximum(hi - lo + 1, 0)  # (T, 2): columns (x) and rows (z)
+    counts = n[:, 0] * n[:, 1]
+    ends = np.cumsum(counts)
+    start = 0
+    while start < len(tri2d):
+        stop = max(int(np.searchsorted(ends, ends[start] - counts[start] + _CHUNK, "right")), start + 1)
+        idx = np.repeat(np.arange(start, stop), counts[start:stop])
+        local = np.arange(len(idx)) - np.repeat(ends[start:stop] - counts[start:stop], counts[start:stop])
+        col = lo[idx, 0] + local % n[idx, 0]
+        row = lo[idx, 1] + local // n[idx, 0]
+        d = _triangle_distances(tri2d[idx], origin[0] + (col + 0.5) * cell_size, origin[1] + (row + 0.5) * cell_size)
+        for mask, t in zip(masks, thresholds):
+            sel = d <= t
+            mask[row[sel], col[sel]] = True
+        start = stop
+    return masks
+
+
+def _clip_to_slab(tris: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """The parts of triangles (n, 3, 3) with lo <= y <= hi, fan-triangulated and projected to (x, z)."""
+    y = tris[..., 1]
+    tris = tris[(y.max(1) > lo) & (y.min(1) < hi)]
+    y = tris[..., 1]
+    whole = (y.min(1) >= lo) & (y.max(1) <= hi)
+    out = [tris[whole][..., [0, 2]]]
+    part = tris[~whole]
+    if len(part):
+        m = len(part)
+        pts = np.zeros((m, 9, 2))
+        valid = np.zeros((m, 9), bool)
+        for k in range(3):  # walk the boundary: vertex k, then its edge's crossings in order
+            p, q = part[:, k], part[:, (k + 1) % 3]
+            pts[:, 3 * k] = p[:, [0, 2]]
+            valid[:, 3 * k] = (p[:, 1] >= lo) & (p[:, 1] <= hi)
+            dy = q[:, 1] - p[:, 1]
+            ts = []
+            for level in (lo, hi):
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    t = (level - p[:, 1]) / dy
+                ok = (dy != 0) & (t > 0) & (t < 1)
+                ts.append(np.where(ok, t, np.inf))
+            ts = np.sort(np.stack(ts, 1), axis=1)
+            for s in range(2):
+                ok = np.isfinite(ts[:, s])
+                t = np.where(ok, ts[:, s], 0.0)[:, None]
+                pts[:, 3 * k + 1 + s] = (p + t * (q - p))[:, [0, 2]]
+                valid[:, 3 * k + 1 + s] = ok
+        order = np.argsort(~valid, axis=1, kind="stable")
+        pts = np.take_along_axis(pts, order[..., None], axis=1)
+        count = valid.sum(1)
+        for j in range(1, 8):
+            sel = count > j + 1
+            out.append(np.stack([pts[sel, 0], pts[sel, j], pts[sel, j + 1]], axis=1))
+    return np.concatenate(out) if out else np.zeros((0, 3, 2))
+
+
+def _scene_triangles(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
+    """All triangles (n, 3, 3) and their facing (n,): the y component of the unit face normal."""
+    tris, facing = [], []
+    for mesh in scene.meshes:
+        v = np.asarray(mesh.vertices, np.float64)
+        f = np.asarray(mesh.faces, np.int64)
+        if f.size == 0:
+            continue
+        if v.ndim != 2 or v.shape[1] != 3 or f.ndim != 2 or f.shape[1] != 3 or f.max() >= len(v) or f.min() < 0:
+            raise ValueError(
+                f"scene {scene.scene_id!r}: mesh {mesh.name!r} has vertices {v.shape} and faces {f.shape} "
+                f"with indices up to {f.max()}; expected (N, 3) vertices and (M, 3) faces indexing them"
+            )
+        t = v[f]
+        n = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
+        if mesh.normals is not None:  # trust authored normals over winding, which loaders may flip
+            flip = np.einsum("ij,ij->i", n, np.asarray(mesh.normals, np.float64)[f].sum(1)) < 0
+            n[flip] *= -1
+        norm = np.linalg.norm(n, axis=1)
+        tris.append(t)
+        facing.append(np.where(norm > 0, n[:, 1] / np.where(norm > 0, norm, 1), 0.0))
+    if not tris:
+        raise ValueError(f"scene {scene.scene_id!r} has no triangles; a navigation grid needs floor geometry")
+    return np.concatenate(tris), np.concatenate(facing)
+
+
+def _estimate_floor_height(tris: np.ndarray, up: np.ndarray, scene_id: str) -> float:
+    """The lowest height holding a large share of upward-facing area (furniture tops hold less)."""
+    t = tris[up]
+    if len(t) == 0:
+        raise ValueError(f"scene {scene_id!r} has no upward-facing surface to stand on; pass floor_height")
+    area = 0.5 * np.abs(np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])[:, 1])
+    bins = np.round(t[..., 1].mean(1) / 0.02).astype(np.int64)
+    keys, inv = np.unique(bins, return_inverse=True)
+    totals = np.bincount(inv, weights=area)
+    lowest = keys[np.argmax(totals >= 0.25 * totals.max())]
+    sel = bins == lowest
+    heights, weights = t[sel][..., 1].mean(1), area[sel]
+    order = np.argsort(heights)  # area-weighted median: a rug in the same bin does not shift it
+    cum = np.cumsum(weights[order])
+    return float(heights[order][np.searchsorted(cum, cum[-1] / 2)])
+
+
+@dataclass
+class NavGrid:
+    """Navigable cells of one floor level. Row ``i`` is z, column ``j`` is x; cell centres are at
+    ``origin + (j + 0.5, i + 0.5) * cell_size``. Build it with :meth:`from_scene`."""
+
+    navigable: np.ndarray  # (H, W) bool
+    floor: np.ndarray  # (H, W) bool: walkable surface at floor height, before clearance
+    obstacles: np.ndarray  # (H, W) bool: body-height geometry within half a cell of the centre
+    origin: np.ndarray  # (2,) world (x, z) of the grid's corner
+    cell_size: float
+    floor_height: float
+    agent_radius: float
+    agent_height: float
+    max_climb: float
+    _labels: np.ndarray | None = field(default=None, repr=False)
+    _graph: sp.csr_matrix | None = field(default=None, repr=False)
+    _fields: OrderedDict = field(default_factory=OrderedDict, repr=False)
+
+    @classmethod
+    def from_scene(
+        cls,
+        scene: Scene,
+        cell_size: float = 0.05,
+        agent_radius: float = 0.1,
+        agent_height: float = 1.5,
+        max_climb: float = 0.2,
+        floor_height: float | None = None,
+        floor_tolerance: float = 0.05,
+        max_slope_deg: float = 25.0,
+    ) -> "NavGrid":
+        """Build the grid from ``scene.meshes`` (Y up, metres).
+
+        ``floor_height`` defaults to the lowest height holding at least a quarter of the largest
+        share of upward-facing area. Upward surfaces within ``[floor - floor_tolerance, floor +
+        max_climb]`` are floor (so rugs and low steps are walkable, table tops are not).
+        """
+        for name, value, ok in [
+            ("cell_size", cell_size, cell_size > 0),
+            ("agent_radius", agent_radius, agent_radius >= 0),
+            ("max_climb", max_climb, max_climb >= 0),
+            ("agent_height", agent_height, agent_height > max_climb),
+        ]:
+            if not (ok and np.isfinite(value)):
+                raise ValueError(f"NavGrid.from_scene({scene.scene_id!r}): bad {name}={value!r}")
+        tris, facing = _scene_triangles(scene)
+        up = facing >= np.cos(np.radians(max_slope_deg))
+        fh = _estimate_floor_height(tris, up, scene.scene_id) if floor_height is None else float(floor_height)
+        lo_xz, hi_xz = tris[..., [0, 2]].reshape(-1, 2).min(0), tris[..., [0, 2]].reshape(-1, 2).max(0)
+        origin = lo_xz - cell_size
+        w, h = (np.ceil((hi_xz - origin) / cell_size).astype(int) + 1).tolist()
+        if w * h > _MAX_CELLS:
+            raise ValueError(
+                f"scene {scene.scene_id!r} spans {hi_xz - lo_xz} m: {w}x{h} cells at cell_size={cell_size} "
+                f"exceeds {_MAX_CELLS}; use a larger cell_size"
+            )
+        heights = tris[..., 1].mean(1)
+        floor_tris = tris[up & (heights >= fh - floor_tolerance) & (heights <= fh + max_climb)]
+        (floor,) = _rasterize(floor_tris[..., [0, 2]], origin, cell_size, (h, w), [1e-9])
+        clearance = agent_radius + cell_size * np.sqrt(0.5)
+        body = _clip_to_slab(tris, fh + max_climb + 1e-4, fh + agent_height)
+        obstacles, blocked = _rasterize(body, origin, cell_size, (h, w), [cell_size / 2, clearance])
+        # the floor's own edge (a drop, the outside) needs the same clearance as a wall
+        edge_dist = ndimage.distance_transform_edt(floor) * cell_size - cell_size / 2
+        navigable = floor & ~blocked & (edge_dist >= clearance)
+        return cls(navigable, floor, obstacles, origin, float(cell_size), fh, float(agent_radius),
+                   float(agent_height), float(max_climb))
+
+    # ---------------------------------------------------------------- coordinates
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.navigable.shape
+
+    def world_to_grid(self, points: np.ndarray) -> np.ndarray:
+        """(..., 3) world points -> (..., 2) int (row, col) cells (may lie outside the grid)."""
+        p = np.asarray(points, np.float64)
+        if p.shape[-1] != 3:
+            raise ValueError(f"expected world points of shape (..., 3) as (x, y, z), got {p.shape}")
+        xz = (p[..., [2, 0]] - self.origin[::-1]) / self.cell_size
+        return np.floor(xz).astype(np.int64)
+
+    def grid_to_world(self, cells: np.ndarray) -> np.ndarray:
+        """(..., 2) (row, col) cells -> (..., 3) world points at the cell centres, y = floor height."""
+        c = np.asarray(cells, np.float64)
+        x = self.origin[0] + (c[..., 1] + 0.5) * self.cell_size
+        z = self.origin[1] + (c[..., 0] + 0.5) * self.cell_size
+        return np.stack([x, np.full_like(x, self.floor_height), z], axis=-1)
+
+    def navigable_at(self, points: np.ndarray) -> np.ndarray:
+        """Vectorised :meth:`is_navigable` over (..., 3) points."""
+        rc = self.world_to_grid(points)
+        h, w = self.shape
+        inside = (rc[..., 0] >= 0) & (rc[..., 0] < h) & (rc[..., 1] >= 0) & (rc[..., 1] < w)
+        out = np.zeros(rc.shape[:-1], bool)
+        out[inside] = self.navigable[rc[inside][:, 0], rc[inside][:, 1]]
+        return out
+
+    def is_navigable(self, point: np.ndarray) -> bool:
+        """True when the agent may stand at ``point`` (x, y, z); y is ignored (one floor level)."""
+        return bool(self.navigable_at(np.asarray(point, np.float64)[None])[0])
+
+    # ---------------------------------------------------------------- components and sampling
+    @property
+    def component_labels(self) -> np.ndarray:
+        """8-connected components of the navigable cells (0 = not navigable)."""
+        if self._labels is None:
+            self._labels = measure.label(self.navigable, connectivity=2)
+        return self._labels
+
+    @property
+    def largest_component(self) -> np.ndarray:
+        """(H, W) bool mask of the largest 8-connected navigable component."""
+        labels = self.component_labels
+        if labels.max() == 0:
+            return np.zeros(self.shape, bool)
+        return labels == np.argmax(np.bincount(labels.ravel())[1:]) + 1
+
+    def sample_navigable_point(self, rng: np.random.Generator) -> np.ndarray:
+        """A uniformly random point (x, floor_height, z) on the largest component."""
+        cells = np.argwhere(self.largest_component)
+        if len(cells) == 0:
+            raise ValueError("the navigation grid has no navigable cell to sample from")
+        rc = cells[rng.integers(len(cells))] + rng.uniform(0.0, 1.0, 2)
+        return self.grid_to_world(rc - 0.5)
+
+    # ---------------------------------------------------------------- geodesics
+    def _graph_csr(self) -> sp.csr_matrix:
+        if self._graph is None:
+            self._graph = _grid_graph(self.navigable, self.cell_size)
+        return self._graph
+
+    def _field(self, goal_cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(distance to the nearest goal cell in metres, predecessor toward it), both (H*W,), cached."""
+        h, w = self.shape
+        flat = np.unique(goal_cells[:, 0] * w + goal_cells[:, 1]) if len(goal_cells) else np.zeros(0, np.int64)
+        flat = flat[self.navigable.ravel()[flat]]
+        key = flat.tobytes()
+        if key in self._fields:
+            self._fields.move_to_end(key)
+            return self._fields[key]
+        if len(flat) == 0:
+            result = (np.full(h * w, np.inf), np.full(h * w, -9999))
+        else:
+            dist, pred, _ = dijkstra(self._graph_csr(), indices=flat, min_only=True, return_predecessors=True)
+            result = (dist, pred)
+        self._fields[key] = result
+        if len(self._fields) > _FIELD_CACHE:
+            self._fields.popitem(last=False)
+        return result
+
+    def _cells_in_grid(self, points: np.ndarray) -> np.ndarray:
+        rc = self.world_to_grid(np.atleast_2d(points))
+        h, w = self.shape
+        return rc[(rc[:, 0] >= 0) & (rc[:, 0] < h) & (rc[:, 1] >= 0) & (rc[:, 1] < w)]
+
+    def distance_field(self, goals: np.ndarray) -> np.ndarray:
+        """(H, W) geodesic distance in metres from every cell centre to the nearest goal point (K, 3)."""
+        return self._field(self._cells_in_grid(goals))[0].reshape(self.shape)
+
+    def geodesic_distance_to_cells(self, a: np.ndarray, goal_cells: np.ndarray) -> float:
+        """Geodesic distance from point ``a`` to the nearest of ``goal_cells`` (K, 2); inf if unreachable."""
+        rc = self._cells_in_grid(a)
+        if len(rc) == 0:
+            return float("inf")
+        dist, _ = self._field(np.asarray(goal_cells, np.int64).reshape(-1, 2))
+        return float(dist[rc[0, 0] * self.shape[1] + rc[0, 1]])
+
+    def geodesic_distance(self, a: np.ndarray, b: np.ndarray) -> float:
+        """Geodesic distance (m) from ``a`` (3,) to ``b`` (3,) or to the nearest of goals ``b`` (K, 3).
+
+        Exact Euclidean distance when the straight segment is clear, else the grid geodesic; inf
+        when no navigable path exists (or an end point is not navigable).
+        """
+        a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+        if b.ndim == 1 and self.is_navigable(a) and self.is_navigable(b) and self.line_of_sight(a, b):
+            return float(np.hypot(a[0] - b[0], a[2] - b[2]))
+        return self.geodesic_distance_to_cells(a, self._cells_in_grid(b))
+
+    def shortest_path(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Waypoints (K, 3) from ``a`` to goal ``b`` (3,) or to the nearest of goals (K, 3), with corners
+        cut wherever the straight line stays navigable; an empty (0, 3) array when unreachable."""
+        a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+        goal_cells = self._cells_in_grid(b)
+        return self.shortest_path_to_cells(a, goal_cells, end=b if b.ndim == 1 else None)
+
+    def shortest_path_to_cells(self, a: np.ndarray, goal_cells: np.ndarray, end: np.ndarray | None = None) -> np.ndarray:
+        """Like :meth:`shortest_path`, toward the nearest of ``goal_cells`` (K, 2); ends at ``end`` if given."""
+        rc = self._cells_in_grid(a)
+        dist, pred = self._field(np.asarray(goal_cells, np.int64).reshape(-1, 2))
+        w = self.shape[1]
+        if len(rc) == 0 or not np.isfinite(dist[rc[0, 0] * w + rc[0, 1]]):
+            return np.zeros((0, 3))
+        node, chain = int(rc[0, 0] * w + rc[0, 1]), []
+        while node >= 0:
+            chain.append(node)
+            node = int(pred[node])
+        pts = self.grid_to_world(np.stack([np.array(chain) // w, np.array(chain) % w], axis=1))
+        start = np.array([a[0], self.floor_height, a[2]])
+        pts = np.concatenate([start[None], pts[1:]] if len(pts) > 1 else [start[None]])
+        if end is not None:
+            pts = np.concatenate([pts, np.array([[end[0], self.floor_height, end[2]]])])
+        return self._string_pull(pts)
+
+    def line_of_sight(self, a: np.ndarray, b: np.ndarray) -> bool:
+        """True when every point of the segment a-b (sampled at a third of a cell) is navigable."""
+        return bool(self._visible(np.asarray(a, np.float64), np.asarray(b, np.float64)[None])[0])
+
+    def _visible(self, a: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        length = np.hypot(targets[:, 0] - a[0], targets[:, 2] - a[2])
+        n = int(np.ceil(length.max(initial=0.0) / (self.cell_size / 3))) + 2
+        s = np.linspace(0.0, 1.0, n)[None, :, None]
+        samples = a[None, None] + s * (targets[:, None] - a[None, None])
+        return self.navigable_at(samples).all(1)
+
+    def _string_pull(self, pts: np.ndarray) -> np.ndarray:
+        out, i = [pts[0]], 0
+        while i < len(pts) - 1:
+            cand = pts[i + 1 : i + 1 + 256]
+            vis = self._visible(pts[i], cand)
+            run = int(np.argmin(vis)) if not vis.all() else len(vis)
+            i += max(run, 1)
+            out.append(pts[i])
+        return np.array(out)
+
+    # ---------------------------------------------------------------- object goals and images
+    def goal_cells_near_object(self, box: OrientedBox, radius: float = 1.0) -> np.ndarray:
+        """Navigable cells (K, 2) whose centre is within ``radius`` (m) of the box's (x, z) footprint."""
+        from scipy.spatial import ConvexHull
+
+        xz = box.corners()[:, [0, 2]]
+        try:
+            hull = xz[ConvexHull(xz).vertices]
+        except Exception:  # a flat or degenerate footprint: use its bounding segment
+            hull = xz[[np.argmin(xz[:, 0] + xz[:, 1]), np.argmax(xz[:, 0] + xz[:, 1])]]
+        fan = np.stack([np.repeat(hull[:1], max(len(hull) - 2, 1), 0), hull[1:-1] if len(hull) > 2 else hull[1:],
+                        hull[2:] if len(hull) > 2 else hull[1:]], axis=1)
+        (near,) = _rasterize(fan, self.origin, self.cell_size, self.shape, [float(radius)])
+        return np.argwhere(near & self.navigable)
+
+    def to_image(self, path: np.ndarray | None = None, points: np.ndarray | None = None) -> np.ndarray:
+        """Top-down RGB map (H, W, 3) uint8, x to the right and z downward: navigable white, floor
+        without clearance light grey, body-height obstacles dark grey; ``path`` in blue, ``points`` red."""
+        img = np.zeros(self.shape + (3,), np.uint8)
+        img[self.floor] = (190, 190, 190)
+        img[self.navigable] = (255, 255, 255)
+        img[self.obstacles] = (70, 70, 70)
+        if path is not None and len(path) > 1:
+            from skimage.draw import line
+
+            rc = self.world_to_grid(np.asarray(path))
+            for (r0, c0), (r1, c1) in zip(rc[:-1], rc[1:]):
+                rr, cc = line(r0, c0, r1, c1)
+                ok = (rr >= 0) & (rr < self.shape[0]) & (cc >= 0) & (cc < self.shape[1])
+                img[rr[ok], cc[ok]] = (40, 90, 220)
+        if points is not None:
+            rc = self._cells_in_grid(np.asarray(points))
+            img[rc[:, 0], rc[:, 1]] = (220, 30, 30)
+        return img
+
+
+def _grid_graph(navigable: np.ndarray, cell_size: float) -> sp.csr_matrix:
+    """Symmetric sparse graph over all cells: straight moves of up to 3 cells over navigable cells."""
+    h, w = navigable.shape
+    idx = np.arange(h * w).reshape(h, w)
+    rows, cols, wts = [], [], []
+    for a in range(0, 4):
+        for b in range(-3, 4):
+            if (a == 0 and b <= 0) or gcd(a, abs(b)) != 1:
+                continue
+            # cells the move passes through (sampled off the cell-boundary ties)
+            s = (np.arange(48) + 0.5) / 48
+            via = {(int(round(t * a)), int(round(t * b))) for t in s}
+            ok = np.ones((h - a, w - abs(b)), bool)
+            for da, db in via:
+                ok &= navigable[da : h - a + da, max(0, -b) + db : w - max(0, b) + db]
+            src = idx[: h - a, max(0, -b) : w - max(0, b)][ok]
+            rows.append(src)
+            cols.append(src + a * w + b)
+            wts.append(np.full(len(src), np.hypot(a, b) * cell_size))
+    r, c, d = np.concatenate(rows), np.concatenate(cols), np.concatenate(wts)
+    return sp.csr_matrix((np.concatenate([d, d]), (np.concatenate([r, c]), np.concatenate([c, r]))), shape=(h * w, h * w))
