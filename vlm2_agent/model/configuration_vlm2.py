@@ -1,0 +1,158 @@
+"""Configuration of the VLM2 model (vision tower, 3D geometry branch, fusion, dual memory, LM).
+
+The config is a transformers `PreTrainedConfig` dataclass, so it saves to / loads from
+`config.json` next to the safetensors weights. The vision tower and the language model keep
+their own transformers configs (`vision_config`, `text_config`); by default both are tiny and
+random (SigLIP vision architecture, Qwen2 LM) so that everything runs on a CPU.
+
+Example:
+    >>> cfg = VLM2Config(memory_mode="working", geometry_source="none", use_a3pi=False, use_vaga=False)
+    >>> cfg.num_patches, cfg.entry_tokens
+    (64, 4)
+"""
+
+from __future__ import annotations
+
+from huggingface_hub.dataclasses import strict
+from transformers import AutoConfig, PreTrainedConfig
+from transformers.configuration_utils import SubConfigSpec
+
+GEOMETRY_SOURCES = ("oracle", "learned", "none")
+GEOMETRY_FRAMES = ("first", "world")
+FUSION_MODES = ("cross_attention", "concat", "add")
+MEMORY_MODES = ("dual", "working", "episodic", "none", "full_context", "uniform")
+
+# 64x64 frames, 8x8 patches (64 tokens), width 192, 4 layers: ~690 frames/s inference on 2 CPU cores.
+TINY_VISION = {
+    "hidden_size": 192,
+    "intermediate_size": 384,
+    "num_hidden_layers": 4,
+    "num_attention_heads": 4,
+    "image_size": 64,
+    "patch_size": 8,
+    "vision_use_head": False,
+}
+TINY_TEXT = {
+    "hidden_size": 128,
+    "intermediate_size": 256,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "vocab_size": 512,
+    "max_position_embeddings": 2048,
+    "tie_word_embeddings": False,
+}
+
+
+@strict
+class VLM2Config(PreTrainedConfig):
+    """All switches of VLM2; see design.md section 4 for the paper's model.
+
+    Attributes:
+        vision_config: transformers config (or dict with `model_type`) of the vision tower.
+        text_config: transformers config (or dict with `model_type`) of the causal LM.
+        hidden_size: width D of fused tokens, memory entries and memory reads.
+        geometry_dim: width of geometry tokens G_t and the view token Z_t.
+        num_heads: attention heads of the fusion and memory-read cross-attention blocks.
+        geometry_source: "oracle" (depth + pose), "learned" (conv net from RGB) or "none".
+        geometry_frame: oracle point maps relative to the episode's "first" camera or in "world".
+        coord_scale: metres that map to 1.0 at the input of the coordinate / pose encoders.
+        use_a3pi, use_vaga: ablation switches of A3PI and VAGA.
+        fusion: "cross_attention" (VLM2), "concat" or "add".
+        memory_mode: "dual" (VLM2), "working", "episodic", "none", "full_context", "uniform".
+        working_memory_size: L_w; episodic_memory_size: L_e; uniform_frames: k of `uniform`.
+        entry_grid: a memory entry is a frame's token grid average-pooled to entry_grid x entry_grid.
+        geometry_loss_weight: weight of the learned point-map loss in the training loss.
+        max_new_tokens: greedy decoding length cap of `answer`.
+        vision_model_path, text_model_path: where pretrained towers came from (provenance only).
+    """
+
+    model_type = "vlm2"
+    sub_configs_defaults = {
+        "vision_config": SubConfigSpec(
+            config_class=AutoConfig, model_type="siglip_vision_model", init_kwargs=dict(TINY_VISION)
+        ),
+        "text_config": SubConfigSpec(config_class=AutoConfig, model_type="qwen2", init_kwargs=dict(TINY_TEXT)),
+    }
+
+    vision_config: dict | PreTrainedConfig | None = None
+    text_config: dict | PreTrainedConfig | None = None
+    hidden_size: int = 128
+    geometry_dim: int = 64
+    num_heads: int = 4
+    geometry_source: str = "oracle"
+    geometry_frame: str = "first"
+    coord_scale: float = 5.0
+    use_a3pi: bool = True
+    use_vaga: bool = True
+    fusion: str = "cross_attention"
+    memory_mode: str = "dual"
+    working_memory_size: int = 8
+    episodic_memory_size: int = 32
+    uniform_frames: int = 32
+    entry_grid: int = 2
+    geometry_loss_weight: float = 1.0
+    max_new_tokens: int = 8
+    vision_model_path: str | None = None
+    text_model_path: str | None = None
+    tie_word_embeddings: bool = False
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        self._validate()
+
+    def _choice(self, name: str, options: tuple[str, ...]) -> None:
+        value = getattr(self, name)
+        if value not in options:
+            raise ValueError(f"VLM2Config.{name}={value!r} is not valid; expected one of {list(options)}")
+
+    def _validate(self) -> None:
+        self._choice("geometry_source", GEOMETRY_SOURCES)
+        self._choice("geometry_frame", GEOMETRY_FRAMES)
+        self._choice("fusion", FUSION_MODES)
+        self._choice("memory_mode", MEMORY_MODES)
+        for name in ("hidden_size", "geometry_dim", "num_heads", "working_memory_size",
+                     "episodic_memory_size", "uniform_frames", "entry_grid", "max_new_tokens"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"VLM2Config.{name}={getattr(self, name)!r} must be a positive integer")
+        if self.hidden_size % self.num_heads:
+            raise ValueError(
+                f"VLM2Config.hidden_size={self.hidden_size} must be divisible by num_heads={self.num_heads}"
+            )
+        if self.uniform_frames % 2:
+            raise ValueError(f"VLM2Config.uniform_frames={self.uniform_frames} must be even (the buffer halves)")
+        if self.coord_scale <= 0:
+            raise ValueError(f"VLM2Config.coord_scale={self.coord_scale} must be > 0 (metres)")
+        if self.geometry_source == "none" and (self.use_a3pi or self.use_vaga):
+            raise ValueError(
+                "VLM2Config: geometry_source='none' gives no point maps or geometry tokens; "
+                "set use_a3pi=False and use_vaga=False as well"
+            )
+        vc = self.vision_config
+        image_size, patch = getattr(vc, "image_size", None), getattr(vc, "patch_size", None)
+        if not isinstance(image_size, int) or not isinstance(patch, int) or image_size % patch:
+            raise ValueError(
+                f"VLM2Config.vision_config: image_size={image_size!r} must be an int multiple of "
+                f"patch_size={patch!r} (a square patch grid is assumed)"
+            )
+        if self.entry_grid > image_size // patch:
+            raise ValueError(
+                f"VLM2Config.entry_grid={self.entry_grid} exceeds the patch grid side {image_size // patch}"
+            )
+
+    @property
+    def grid_size(self) -> int:
+        """Side of the square patch grid of one frame."""
+        return self.vision_config.image_size // self.vision_config.patch_size
+
+    @property
+    def num_patches(self) -> int:
+        return self.grid_size**2
+
+    @property
+    def entry_tokens(self) -> int:
+        """Tokens per memory entry (one entry per frame)."""
+        return self.entry_grid**2
+
+
+__all__ = ["VLM2Config", "GEOMETRY_SOURCES", "FUSION_MODES", "MEMORY_MODES"]

@@ -1,0 +1,285 @@
+"""VLM2 model: vision tower + 3D geometry + A3PI/VAGA/fusion + dual memory + causal LM.
+
+Per frame: F = proj(vision(I_t)); geometry (oracle / learned) gives C_t, G_t, Z_t;
+F_pa = A3PI(F, C); G_va = VAGA(G, Z); H_t = Fusion(F_pa, G_va); M_t = Memory(H_t).
+Questions are answered by the LM from a prefix of projected memory tokens (episodic entries,
+working entries, pooled current M_t) followed by `<|bos|> question <|answer|>`.
+
+Example:
+    >>> import torch
+    >>> from vlm2_agent.model import VLM2Config, VLM2Model
+    >>> model = VLM2Model(VLM2Config(geometry_source="none", use_a3pi=False, use_vaga=False)).eval()
+    >>> state = model.init_memory(2)
+    >>> _ = model.observe(state, torch.zeros(2, 3, 64, 64, dtype=torch.uint8))
+    >>> model.readout(state).shape
+    torch.Size([2, 128])
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, PreTrainedModel
+from transformers.utils import ModelOutput
+
+from .configuration_vlm2 import VLM2Config
+from .fusion import A3PI, VAGA, CrossAttentionBlock, GeometryFusion, mlp
+from .geometry import GeometryOutput, LearnedGeometry, OracleGeometry, camera_points, geometry_loss
+from .memory import MemoryModule, MemoryState
+from .tokenizer import prompt_batch
+
+GeometryInput = Mapping[str, torch.Tensor]  # keys: depth (B,H,W), intrinsics (B,3,3), cam_to_world (B,4,4)
+
+
+@dataclass
+class FrameEncoding:
+    """Intermediate tensors of one batch of frames (all (B, N, D) unless said)."""
+
+    features: torch.Tensor  # F, projected vision tokens
+    positioned: torch.Tensor  # F_pa (== F when A3PI is off)
+    alpha: torch.Tensor | None  # A3PI gate (B, N, 1)
+    geometry_tokens: torch.Tensor | None  # G_va, (B, N+1, D) with VAGA, (B, N, D) without
+    fused: torch.Tensor  # H_t
+    geometry: GeometryOutput | None
+
+
+@dataclass
+class VLM2Output(ModelOutput):
+    loss: torch.FloatTensor | None = None
+    lm_loss: torch.FloatTensor | None = None
+    geometry_loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+
+
+def _position_ids(mask: torch.Tensor) -> torch.Tensor:
+    return (mask.long().cumsum(-1) - 1).clamp(min=0)
+
+
+class VLM2PreTrainedModel(PreTrainedModel):
+    config_class = VLM2Config
+    base_model_prefix = "vlm2"
+    main_input_name = "pixel_values"
+    _supports_sdpa = True
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Conv2d)):
+            nn.init.normal_(module.weight, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, std=0.02)
+        elif isinstance(module, CrossAttentionBlock):
+            nn.init.zeros_(module.null)
+
+
+class VLM2Model(VLM2PreTrainedModel):
+    """The full VLM2 model; see `VLM2Streamer` for the agent-facing streaming API."""
+
+    def __init__(self, config: VLM2Config):
+        super().__init__(config)
+        d, grid = config.hidden_size, config.grid_size
+        self.vision = AutoModel.from_config(config.vision_config)
+        self.vision_proj = nn.Linear(config.vision_config.hidden_size, d)
+        self.geometry = None
+        if config.geometry_source == "oracle":
+            self.geometry = OracleGeometry(grid, config.geometry_dim, config.coord_scale, config.geometry_frame)
+        elif config.geometry_source == "learned":
+            self.geometry = LearnedGeometry(grid, config.geometry_dim, config.coord_scale)
+        if self.geometry is not None:
+            self.a3pi = A3PI(d, config.coord_scale, enabled=config.use_a3pi)
+            self.vaga = VAGA(config.geometry_dim, d, enabled=config.use_vaga)
+            self.fusion = GeometryFusion(d, config.num_heads, config.fusion)
+        self.memory = MemoryModule(d, config.num_heads, config.memory_mode, grid, config.entry_grid,
+                                   config.working_memory_size, config.episodic_memory_size, config.uniform_frames)
+        lm_dim = config.text_config.hidden_size
+        self.segment_embed = nn.Embedding(3, d)
+        self.projector = mlp(d, lm_dim, lm_dim)
+        self.lm = AutoModelForCausalLM.from_config(config.text_config)
+        self.post_init()
+
+    @classmethod
+    def from_pretrained_towers(cls, config: VLM2Config, vision_path: str | None = None,
+                               text_path: str | None = None) -> "VLM2Model":
+        """Build a model whose vision tower and/or LM are loaded from local transformers checkpoints.
+
+        The loaded towers' configs replace `config.vision_config` / `config.text_config`, so a
+        `save_pretrained` of the result reloads without the original paths.
+        """
+        kwargs = config.to_dict()
+        vision = lm = None
+        if vision_path is not None:
+            vision = AutoModel.from_pretrained(vision_path)
+            if hasattr(vision, "vision_model") and hasattr(vision.config, "vision_config"):
+                vision = vision.vision_model  # a full SigLIP / CLIP checkpoint: keep its vision half
+            kwargs.update(vision_config=vision.config.to_dict(), vision_model_path=str(vision_path))
+        if text_path is not None:
+            lm = AutoModelForCausalLM.from_pretrained(text_path)
+            kwargs.update(text_config=lm.config.to_dict(), text_model_path=str(text_path))
+        model = cls(VLM2Config(**{k: v for k, v in kwargs.items() if k not in ("model_type", "transformers_version")}))
+        if vision is not None:
+            model.vision.load_state_dict(vision.state_dict())
+        if lm is not None:
+            model.lm.load_state_dict(lm.state_dict())
+        return model
+
+    # ----------------------------------------------------------------- frames
+    def preprocess(self, frames: torch.Tensor) -> torch.Tensor:
+        """uint8 [0, 255] or float [0, 1] frames (B, 3, H, W) -> normalised pixels at the tower's size."""
+        if frames.dim() != 4 or frames.shape[1] != 3:
+            raise ValueError(f"frames must be (B, 3, H, W) RGB, got shape {tuple(frames.shape)}")
+        x = frames.float() / 255.0 if frames.dtype == torch.uint8 else frames.float()
+        size = self.config.vision_config.image_size
+        if x.shape[-2:] != (size, size):
+            x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        return ((x - 0.5) / 0.5).to(self.vision_proj.weight.device)  # SigLIP normalisation
+
+    def encode_frames(self, frames: torch.Tensor, geometry: GeometryInput | None = None,
+                      ref_pose: torch.Tensor | None = None) -> FrameEncoding:
+        """Encode a batch of independent frames into H_t (no memory involved)."""
+        pixels = self.preprocess(frames)
+        hidden = self.vision(pixel_values=pixels).last_hidden_state
+        n = self.config.num_patches
+        if hidden.shape[1] == n + 1:  # towers with a CLS token (CLIP, ViT): keep the patch tokens
+            hidden = hidden[:, 1:]
+        feats = self.vision_proj(hidden)
+        if self.geometry is None:
+            return FrameEncoding(feats, feats, None, None, feats, None)
+        if isinstance(self.geometry, OracleGeometry):
+            if geometry is None:
+                raise ValueError("geometry_source='oracle' needs geometry={'depth', 'intrinsics', 'cam_to_world'}")
+            geo = self.geometry(geometry["depth"], geometry["intrinsics"], geometry["cam_to_world"], ref_pose)
+        else:
+            geo = self.geometry(pixels)
+        positioned, alpha = self.a3pi(feats, geo.patch_coords, geo.patch_valid)
+        g_va = self.vaga(geo.tokens.to(feats.dtype), geo.view.to(feats.dtype))
+        return FrameEncoding(feats, positioned, alpha, g_va, self.fusion(positioned, g_va), geo)
+
+    # ----------------------------------------------------------------- memory
+    def init_memory(self, batch_size: int) -> MemoryState:
+        return self.memory.init_state(batch_size, self.config.hidden_size, self.vision_proj.weight.device)
+
+    def observe(self, state: MemoryState, frames: torch.Tensor, geometry: GeometryInput | None = None) -> torch.Tensor:
+        """Feed one frame (B, 3, H, W) or a few (B, T, 3, H, W) per episode; returns the last M_t."""
+        if frames.dim() == 4:
+            frames = frames.unsqueeze(1)
+            geometry = None if geometry is None else {k: v.unsqueeze(1) for k, v in geometry.items()}
+        b, t = frames.shape[:2]
+        if b != state.batch_size:
+            raise ValueError(f"observe: {b} episodes in frames but the memory holds {state.batch_size}; call reset({b})")
+        geo_flat, ref = None, None
+        if geometry is not None:
+            geo_flat = {k: v.flatten(0, 1) for k, v in geometry.items()}
+            ref = self._reference_pose(state, geometry)
+        enc = self.encode_frames(frames.flatten(0, 1), geo_flat, ref)
+        fused = enc.fused.view(b, t, *enc.fused.shape[1:])
+        for i in range(t):
+            m = self.memory.step(fused[:, i], state)
+        return m
+
+    def _reference_pose(self, state: MemoryState, geometry: GeometryInput) -> torch.Tensor | None:
+        """First camera pose of each episode (set when its first frame is observed), repeated over T."""
+        if "cam_to_world" not in geometry:
+            return None
+        poses = geometry["cam_to_world"].float()
+        first = (state.frame_index == 0).to(poses.device).view(-1, 1, 1)
+        state.ref_pose = poses[:, 0] if state.ref_pose is None else torch.where(first, poses[:, 0], state.ref_pose)
+        return state.ref_pose.repeat_interleave(poses.shape[1], dim=0)
+
+    def readout(self, state: MemoryState) -> torch.Tensor:
+        """Fixed-size (B, D) summary for policies: mean over the tokens of the latest M_t."""
+        if state.current is None:
+            raise RuntimeError("readout before any observe: call observe(frames) first")
+        return state.current.mean(dim=1)
+
+    def memory_prefix(self, state: MemoryState) -> tuple[torch.Tensor, torch.Tensor]:
+        """LM-space prefix embeddings (B, P, H_lm) and mask (B, P)."""
+        tokens, mask, segment = self.memory.prefix(state)
+        return self.projector(tokens + self.segment_embed(segment)), mask
+
+    # --------------------------------------------------------------- training
+    def forward(self, pixel_values: torch.Tensor, input_ids: torch.Tensor, labels: torch.Tensor | None = None,
+                attention_mask: torch.Tensor | None = None, geometry: GeometryInput | None = None,
+                video_index: torch.Tensor | None = None) -> VLM2Output:
+        """Training / scoring forward over whole videos.
+
+        pixel_values: (B, T, 3, H, W) videos; geometry: dict of (B, T, ...) tensors; input_ids /
+        labels / attention_mask: (Q, L) from `tokenizer.training_batch`; video_index: (Q,) video of
+        each question (default: question i is about video i). Each video is encoded once, streamed
+        through the memory, and its final memory prefix is shared by all of its questions.
+        """
+        b = pixel_values.shape[0]
+        q = input_ids.shape[0]
+        if video_index is None:
+            if q != b:
+                raise ValueError(f"forward: {q} questions for {b} videos; pass video_index (Q,) to map them")
+            video_index = torch.arange(b, device=input_ids.device)
+        state = self.init_memory(b)
+        self.observe(state, pixel_values, geometry)
+        prefix, pmask = self.memory_prefix(state)
+        prefix, pmask = prefix[video_index], pmask[video_index]
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        embeds = torch.cat([prefix, self.lm.get_input_embeddings()(input_ids).to(prefix.dtype)], dim=1)
+        mask = torch.cat([pmask.long(), attention_mask.long()], dim=1)
+        full_labels = None
+        if labels is not None:
+            full_labels = torch.cat([torch.full(pmask.shape, -100, device=labels.device, dtype=labels.dtype), labels], dim=1)
+        out = self.lm(inputs_embeds=embeds, attention_mask=mask, position_ids=_position_ids(mask), labels=full_labels)
+        geo_loss = self._geometry_loss(pixel_values, geometry)
+        loss = out.loss
+        if loss is not None and geo_loss is not None:
+            loss = loss + self.config.geometry_loss_weight * geo_loss
+        return VLM2Output(loss=loss, lm_loss=out.loss, geometry_loss=geo_loss, logits=out.logits)
+
+    def _geometry_loss(self, pixel_values: torch.Tensor, geometry: GeometryInput | None) -> torch.Tensor | None:
+        """Point-map supervision of the learned geometry net, when depth + intrinsics are given."""
+        if not isinstance(self.geometry, LearnedGeometry) or geometry is None or "depth" not in geometry:
+            return None
+        pred = self.geometry(self.preprocess(pixel_values.flatten(0, 1))).points
+        target = camera_points(geometry["depth"].flatten(0, 1), geometry["intrinsics"].flatten(0, 1))
+        return geometry_loss(pred, target.to(pred.device))
+
+    # ------------------------------------------------------------- answering
+    @torch.no_grad()
+    def generate_answers(self, state: MemoryState, tokenizer, questions: Sequence[str],
+                         max_new_tokens: int | None = None) -> list[str]:
+        """Greedy answers, one question per episode of `state`."""
+        if len(questions) != state.batch_size:
+            raise ValueError(f"answer: got {len(questions)} questions for {state.batch_size} episodes (one each)")
+        if len(tokenizer) > self.config.text_config.vocab_size:
+            raise ValueError(f"tokenizer has {len(tokenizer)} tokens but text_config.vocab_size="
+                             f"{self.config.text_config.vocab_size}; rebuild the model with a larger vocab_size")
+        prefix, pmask = self.memory_prefix(state)
+        batch = prompt_batch(tokenizer, questions, device=prefix.device)
+        embeds = torch.cat([prefix, self.lm.get_input_embeddings()(batch["input_ids"]).to(prefix.dtype)], dim=1)
+        mask = torch.cat([pmask.long(), batch["attention_mask"]], dim=1)
+        pos = _position_ids(mask)
+        out = self.lm(inputs_embeds=embeds, attention_mask=mask, position_ids=pos, use_cache=True)
+        # transformers 5 renamed past_key_values -> cache; accept both so 4.5x keeps working
+        cache_kw = "cache" if "cache" in inspect.signature(self.lm.forward).parameters else "past_key_values"
+        eos, steps = tokenizer.eos_token_id, max_new_tokens or self.config.max_new_tokens
+        tokens, done = [], torch.zeros(len(questions), dtype=torch.bool, device=prefix.device)
+        for i in range(steps):
+            nxt = out.logits[:, -1].argmax(dim=-1)
+            tokens.append(torch.where(done, eos, nxt))
+            done = done | (nxt == eos)
+            if bool(done.all()) or i == steps - 1:
+                break
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+            pos = pos[:, -1:] + 1
+            out = self.lm(input_ids=tokens[-1][:, None], attention_mask=mask, position_ids=pos,
+                          use_cache=True, **{cache_kw: getattr(out, cache_kw)})
+        seqs = torch.stack(tokens, dim=1).tolist()
+        return [tokenizer.decode(s[: s.index(eos)] if eos in s else s, skip_special_tokens=True).strip() for s in seqs]
+
+
+__all__ = ["VLM2Model", "VLM2PreTrainedModel", "VLM2Output", "FrameEncoding"]
