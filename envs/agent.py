@@ -25,6 +25,8 @@ from enum import IntEnum
 import numpy as np
 
 from envs.navigation import NavGrid
+from envs.pose import forward_vector, wrap_angle
+from envs.simulator import AgentState  # the one pose type shared with the renderer
 
 
 class Action(IntEnum):
@@ -47,41 +49,10 @@ class Action(IntEnum):
             raise ValueError(f"unknown action {action!r}; expected one of {names}") from None
 
 
-def wrap_angle(angle: float) -> float:
-    """``angle`` wrapped to [-pi, pi)."""
-    return float((angle + np.pi) % (2 * np.pi) - np.pi)
-
-
-def forward_vector(heading: float) -> np.ndarray:
-    """Unit forward direction (3,) for a heading (radians): (-sin h, 0, -cos h)."""
-    return np.array([-np.sin(heading), 0.0, -np.cos(heading)])
-
-
 def heading_towards(src: np.ndarray, dst: np.ndarray) -> float:
     """The heading that looks from ``src`` to ``dst`` (both (3,), y ignored)."""
     d = np.asarray(dst, float) - np.asarray(src, float)
     return float(np.arctan2(-d[0], -d[2]))
-
-
-@dataclass(frozen=True)
-class AgentState:
-    """Agent pose: ``position`` (3,) in metres (y is the floor height) and ``heading`` in radians."""
-
-    position: np.ndarray
-    heading: float = 0.0
-
-    def __post_init__(self):
-        p = np.asarray(self.position, np.float64).reshape(-1)
-        if p.shape != (3,) or not np.all(np.isfinite(p)):
-            raise ValueError(f"AgentState.position must be 3 finite numbers (x, y, z), got {self.position!r}")
-        if not np.isfinite(self.heading):
-            raise ValueError(f"AgentState.heading must be finite, got {self.heading!r}")
-        object.__setattr__(self, "position", p)
-        object.__setattr__(self, "heading", wrap_angle(float(self.heading)))
-
-    @property
-    def forward(self) -> np.ndarray:
-        return forward_vector(self.heading)
 
 
 @dataclass(frozen=True)
@@ -112,10 +83,11 @@ class AgentKinematics:
         if action == Action.STOP:
             return StepResult(state, stopped=True)
         if action == Action.TURN_LEFT:
-            return StepResult(AgentState(state.position, state.heading + np.radians(self.turn_angle)))
+            return StepResult(AgentState(state.position, wrap_angle(state.heading + np.radians(self.turn_angle))))
         if action == Action.TURN_RIGHT:
-            return StepResult(AgentState(state.position, state.heading - np.radians(self.turn_angle)))
-        position, collided = self.try_step(state.position, state.position + self.forward_step_size * state.forward)
+            return StepResult(AgentState(state.position, wrap_angle(state.heading - np.radians(self.turn_angle))))
+        start = np.asarray(state.position, np.float64)
+        position, collided = self.try_step(start, start + self.forward_step_size * forward_vector(state.heading))
         return StepResult(AgentState(position, state.heading), collided=collided)
 
     def try_step(self, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, bool]:
