@@ -1,0 +1,203 @@
+"""VSTI-Bench (VLM-3R) types, with VLM-3R's templates and rules; frames are named "frame k of T"
+(1-based, T = frames of the episode's video).
+
+* ``camera_obj_abs_dist``: camera centre to the nearest point of a uniquely named object's box, in a
+  frame where the object is seen; kept within ``camera_dist_range`` (0.2-10 m), rounded to 0.1 m.
+* ``camera_displacement``: straight-line distance between the camera centres of two frames
+  ``displacement_frames`` (8-120 steps) apart, kept within 0.2-10 m, rounded to 0.1 m.
+* ``camera_movement_direction``: net displacement between two frames expressed in the first frame's
+  camera axes; the dominant horizontal axis (forward/backward vs left/right) must move more than
+  ``movement_min`` (0.5 m, VLM-3R's threshold) and exceed the other axis by ``movement_dominance``
+  (1.5x, our addition against diagonal moves). Four options (VLM-3R's V1 form).
+* ``obj_obj_relative_pos_{nf,lr,ud}``: two uniquely named objects seen in one frame; box corners in
+  camera axes; A is Near/Left/Up only if all of A's corners are nearer/lefter/higher than all of B's by
+  ``relpos_margin`` (0.1 m) (and the opposite answer likewise), else skipped.
+* ``camera_obj_rel_dist_v{1,2,3}``: 4/3/2 uniquely named objects seen in one frame; which is closest
+  to the camera (nearest box point); the winner must beat the runner-up by ``rel_distance_margin``.
+
+Example:
+    >>> movement_label(np.array([0.1, 0.0, -1.0]), 0.5, 1.5)
+    'Forward'
+"""
+
+from __future__ import annotations
+
+from itertools import permutations
+
+import numpy as np
+
+from .common import Context, LetterBalancer, frame_desc, point_box_distance, shuffled, world_to_camera
+
+CAM_OBJ_DIST = ("What is the approximate distance (in meters) between the camera (or the person filming) and "
+                "the nearest point of the {obj} in {frame}?")
+DISPLACEMENT = "Approximately how far (in meters) did the camera move between {start} and {end}?"
+MOVEMENT = ("During the sequence between {start} and {end}, what was the primary consistent direction of the "
+            "camera's movement relative to its orientation at the start? The options are {a}, {b}, {c}, and {d}.")
+RELPOS = {
+    "obj_obj_relative_pos_nf": ("In {frame}, relative to the camera, is the {a} [Near/Far] compared to the {b}?",
+                                ("Near", "Far")),
+    "obj_obj_relative_pos_lr": ("In {frame}, relative to the {b}, is the {a} to the [Left/Right]?", ("Left", "Right")),
+    "obj_obj_relative_pos_ud": ("In {frame}, relative to the {b}, is the {a} to the [Up/Down]?", ("Up", "Down")),
+}
+REL_DIST = ("Measuring from the closest point of each object, which of these objects ({choices}) is the closest "
+            "to the camera in {frame}?")
+DIRECTIONS = ["Forward", "Backward", "Left", "Right"]
+
+
+def movement_label(d_cam: np.ndarray, min_move: float, dominance: float) -> str | None:
+    """Direction of an OpenGL-camera-frame displacement (x right, -z forward), or None if unclear."""
+    right, fwd = float(d_cam[0]), float(-d_cam[2])
+    big, small = max(abs(right), abs(fwd)), min(abs(right), abs(fwd))
+    if big <= min_move or big < dominance * small:
+        return None
+    if abs(fwd) >= abs(right):
+        return "Forward" if fwd > 0 else "Backward"
+    return "Right" if right > 0 else "Left"
+
+
+def _frame_objects(ctx: Context) -> list[tuple[int, list]]:
+    unique = {o.instance_id for o in ctx.unique_seen()}
+    frames = []
+    for t in range(ctx.log.num_frames):
+        objs = [o for o in ctx.visible_in_frame(t) if o.instance_id in unique]
+        if objs:
+            frames.append((t, objs))
+    return frames
+
+
+def camera_obj_abs_dist(ctx: Context, rng: np.random.Generator, limit: int) -> list:
+    lo, hi = ctx.cfg.camera_dist_range
+    cands = [(t, o) for t, objs in _frame_objects(ctx) for o in objs]
+    out, T, cams = [], ctx.log.num_frames, ctx.log.camera_positions
+    for t, o in shuffled(cands, rng, ctx.cfg.max_candidates):
+        if len(out) >= limit:
+            break
+        d = point_box_distance(cams[t], o.box)
+        if not lo <= d <= hi:
+            continue
+        text = CAM_OBJ_DIST.format(obj=o.category, frame=frame_desc(t, T))
+        out.append(ctx.question("camera_obj_abs_dist", len(out), text, round(d, 1), frame=t,
+                                category=o.category, instance_ids=[o.instance_id]))
+    return out
+
+
+def _frame_pairs(ctx: Context, rng: np.random.Generator) -> list[tuple[int, int]]:
+    T = ctx.log.num_frames
+    gmin, gmax = ctx.cfg.displacement_frames
+    pairs = [(i, j) for i in range(T) for j in range(i + gmin, min(T, i + gmax + 1))]
+    return shuffled(pairs, rng, ctx.cfg.max_candidates)
+
+
+def camera_displacement(ctx: Context, rng: np.random.Generator, limit: int) -> list:
+    lo, hi = ctx.cfg.camera_dist_range
+    out, T, cams = [], ctx.log.num_frames, ctx.log.camera_positions
+    for i, j in _frame_pairs(ctx, rng):
+        if len(out) >= limit:
+            break
+        d = float(np.linalg.norm(cams[j] - cams[i]))
+        if not lo <= d <= hi:
+            continue
+        text = DISPLACEMENT.format(start=frame_desc(i, T, False), end=frame_desc(j, T))
+        out.append(ctx.question("camera_displacement", len(out), text, round(d, 1), frames=[i, j]))
+    return out
+
+
+def camera_movement_direction(ctx: Context, rng: np.random.Generator, limit: int) -> list:
+    bal, out, T = LetterBalancer(rng), [], ctx.log.num_frames
+    c2w = ctx.log.camera_to_world.astype(np.float64)
+    for i, j in _frame_pairs(ctx, rng):
+        if len(out) >= limit:
+            break
+        d_cam = c2w[i, :3, :3].T @ (c2w[j, :3, 3] - c2w[i, :3, 3])
+        gt = movement_label(d_cam, ctx.cfg.movement_min, ctx.cfg.movement_dominance)
+        if gt is None:
+            continue
+        options, letter = bal.arrange(gt, [d for d in DIRECTIONS if d != gt])
+        names = [o.split(". ", 1)[1] for o in options]
+        text = MOVEMENT.format(start=frame_desc(i, T, False), end=frame_desc(j, T), a=names[0], b=names[1],
+                               c=names[2], d=names[3])
+        out.append(ctx.question("camera_movement_direction", len(out), text, letter, options, gt, frames=[i, j]))
+    return out
+
+
+def _relpos_label(qtype: str, ca: np.ndarray, cb: np.ndarray, m: float) -> str | None:
+    axis, flip = {"obj_obj_relative_pos_nf": (2, True), "obj_obj_relative_pos_lr": (0, False),
+                  "obj_obj_relative_pos_ud": (1, True)}[qtype]
+    # first answer when A is on the low side of the axis: nearer (-z is depth), left (x), higher (y up)
+    a, b = (-ca[:, axis], -cb[:, axis]) if flip else (ca[:, axis], cb[:, axis])
+    first, second = RELPOS[qtype][1]
+    if a.max() + m < b.min():
+        return first
+    if a.min() > b.max() + m:
+        return second
+    return None
+
+
+def _relpos(ctx: Context, qtype: str, rng: np.random.Generator, limit: int) -> list:
+    template, choices = RELPOS[qtype]
+    bal, out, T = LetterBalancer(rng), [], ctx.log.num_frames
+    cands = [(t, a, b) for t, objs in _frame_objects(ctx) for a, b in permutations(objs, 2)]
+    for t, a, b in shuffled(cands, rng, ctx.cfg.max_candidates):
+        if len(out) >= limit:
+            break
+        c2w = ctx.log.camera_to_world[t]
+        ca, cb = world_to_camera(c2w, a.box.corners()), world_to_camera(c2w, b.box.corners())
+        if qtype == "obj_obj_relative_pos_nf" and (ca[:, 2].max() >= 0 or cb[:, 2].max() >= 0):
+            continue  # depth comparison only for boxes wholly in front of the camera
+        gt = _relpos_label(qtype, ca, cb, ctx.cfg.relpos_margin)
+        if gt is None:
+            continue
+        options, letter = bal.arrange(gt, [c for c in choices if c != gt])
+        text = template.format(frame=frame_desc(t, T), a=a.category, b=b.category)
+        out.append(ctx.question(qtype, len(out), text, letter, options, gt, frame=t,
+                                categories=[a.category, b.category]))
+    return out
+
+
+def obj_obj_relative_pos_nf(ctx, rng, limit):
+    return _relpos(ctx, "obj_obj_relative_pos_nf", rng, limit)
+
+
+def obj_obj_relative_pos_lr(ctx, rng, limit):
+    return _relpos(ctx, "obj_obj_relative_pos_lr", rng, limit)
+
+
+def obj_obj_relative_pos_ud(ctx, rng, limit):
+    return _relpos(ctx, "obj_obj_relative_pos_ud", rng, limit)
+
+
+def _rel_dist(ctx: Context, qtype: str, n: int, rng: np.random.Generator, limit: int) -> list:
+    bal, out, T, cams = LetterBalancer(rng), [], ctx.log.num_frames, ctx.log.camera_positions
+    frames = [(t, objs) for t, objs in _frame_objects(ctx) if len(objs) >= n]
+    tried = set()
+    for _ in range(ctx.cfg.max_candidates if frames else 0):
+        if len(out) >= limit:
+            break
+        t, objs = frames[int(rng.integers(len(frames)))]
+        pick = tuple(sorted(objs[i].instance_id for i in rng.choice(len(objs), n, replace=False)))
+        if (t, pick) in tried:
+            continue
+        tried.add((t, pick))
+        chosen = [o for o in objs if o.instance_id in pick]
+        d = {o.category: point_box_distance(cams[t], o.box) for o in chosen}
+        ranked = sorted(d, key=d.get)
+        if d[ranked[1]] - d[ranked[0]] < ctx.cfg.rel_distance_margin:
+            continue
+        options, letter = bal.arrange(ranked[0], ranked[1:])
+        names = ", ".join(o.split(". ", 1)[1] for o in options)
+        text = REL_DIST.format(choices=names, frame=frame_desc(t, T))
+        out.append(ctx.question(qtype, len(out), text, letter, options, ranked[0], frame=t,
+                                distances={c: round(v, 3) for c, v in d.items()}))
+    return out
+
+
+def camera_obj_rel_dist_v1(ctx, rng, limit):
+    return _rel_dist(ctx, "camera_obj_rel_dist_v1", 4, rng, limit)
+
+
+def camera_obj_rel_dist_v2(ctx, rng, limit):
+    return _rel_dist(ctx, "camera_obj_rel_dist_v2", 3, rng, limit)
+
+
+def camera_obj_rel_dist_v3(ctx, rng, limit):
+    return _rel_dist(ctx, "camera_obj_rel_dist_v3", 2, rng, limit)
