@@ -202,7 +202,82 @@ class VLM2NavEnv(gym.Env):
             **self._task_info(),
         }
 
-    # ----- hooks the backend pieces fill (kinematics, sampling, rendering) -----------------------
+    # ----- kinematics, sampling, geodesics (envs.agent / envs.navigation / envs.oracle) ---------
+    def _kinematics(self):
+        from envs.agent import AgentKinematics
+
+        world = self._require_world()
+        kin = world.cache.get("kinematics")
+        if kin is None:
+            kin = world.cache["kinematics"] = AgentKinematics(world.navgrid)
+        return kin
+
+    def _turn_deg(self) -> float:
+        return float(self._kinematics().turn_angle)
+
+    def _simulate(self, position: np.ndarray, heading: float, action: int) -> tuple[np.ndarray, float, bool]:
+        """One action from a pose, without rendering: (position, heading, collided)."""
+        from envs.agent import AgentState
+
+        result = self._kinematics().step(AgentState(position, heading), int(action))
+        return result.state.position, float(result.state.heading), bool(result.collided)
+
+    def _move(self, action: int) -> None:
+        self.position, self.heading, self.collided = self._simulate(self.position, self.heading, action)
+
+    def _sample_navigable(self) -> np.ndarray:
+        return self.navgrid.sample_navigable_point(self.np_random)
+
+    def _sample_start(self) -> np.ndarray:
+        return self._sample_navigable()
+
+    def _snap(self, point: np.ndarray) -> np.ndarray:
+        """The nearest point on the largest navigable component to ``point`` (x, y, z)."""
+        from scipy.spatial import cKDTree
+
+        world = self._require_world()
+        p = np.asarray(point, float)
+        if p.shape != (3,) or not np.all(np.isfinite(p)):
+            raise ValueError(f"expected a point (x, y, z) of 3 finite numbers, got {point!r}")
+        tree = world.cache.get("snap_tree")
+        if tree is None:
+            cells = np.argwhere(world.navgrid.largest_component)
+            if len(cells) == 0:
+                raise RuntimeError(f"scene {world.scene.scene_id}: the navigation grid has no navigable cell")
+            tree = world.cache["snap_tree"] = cKDTree(world.navgrid.grid_to_world(cells)[:, [0, 2]])
+        _, i = tree.query(p[[0, 2]])
+        xz = tree.data[i]
+        return np.array([xz[0], world.navgrid.floor_height, xz[1]])
+
+    def _geodesic(self, a: np.ndarray, b: np.ndarray) -> float:
+        return float(self.navgrid.geodesic_distance(a, b))
+
+    def _follower(self, goal: np.ndarray | None = None, goal_cells: np.ndarray | None = None,
+                  success_distance: float = 0.2):
+        from envs.oracle import ShortestPathFollower
+
+        return ShortestPathFollower(self.navgrid, self._kinematics(), goal=goal, goal_cells=goal_cells,
+                                    success_distance=success_distance)
+
+    def _follow(self, position: np.ndarray, heading: float, target: np.ndarray) -> list[int]:
+        """Dry-run the follower from a pose to ``target``: the actions, without the final stop."""
+        from envs.agent import AgentState
+
+        follower = self._follower(goal=target)
+        d0 = follower.distance(position)
+        if not np.isfinite(d0):
+            return []
+        limit = int(4 * d0 / self._kinematics().forward_step_size) + 80  # guards against dithering
+        actions: list[int] = []
+        pos, head = np.asarray(position, float), float(heading)
+        while len(actions) < limit:
+            a = int(follower.get_next_action(AgentState(pos, head)))
+            if a == STOP:
+                break
+            pos, head, _ = self._simulate(pos, head, a)
+            actions.append(a)
+        return actions
+
     def _render_sensors(self) -> None:
         sim = self.sim
         sim.set_agent_state(self.position, self.heading)

@@ -96,7 +96,7 @@ class EnvConfig:
         from envs.config import SENSOR_TYPES, SimulatorConfig
 
         d = dict(self.sim)
-        if "sensors" not in d and "sensor_types" not in d:
+        if d.get("sensors") is None and d.get("sensor_types") is None:
             d["sensor_types"] = tuple(s for s in self.sensors if s in SENSOR_TYPES) or ("rgb",)
         return SimulatorConfig.from_dict(d)
 

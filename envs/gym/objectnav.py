@@ -67,7 +67,8 @@ class ObjectNavEnv(NavTaskMixin, VLM2NavEnv):
 
     def _reset_task(self, options: dict[str, Any]) -> None:
         present = sorted({o.category for o in self.scene.objects if o.category in self.categories})
-        present = [c for c in present if np.isfinite(self._goal_field(c).distance(self.position))]
+        present = [c for c in present
+                   if np.isfinite(self.navgrid.geodesic_distance_to_cells(self.position, self._goal_cells(c)))]
         if "goal_category" in options:
             cat = options["goal_category"]
             if cat not in present:
@@ -81,17 +82,19 @@ class ObjectNavEnv(NavTaskMixin, VLM2NavEnv):
         self.start_heading = self.heading
         self._start_measures()
 
-    def _goal_field(self, category: str):
+    def _goal_cells(self, category: str) -> np.ndarray:
+        """View points (grid cells, (K, 2)) of every instance of ``category``, cached per scene."""
         key = ("objectnav_goal", category, self.view_radius)
-        field = self.world.cache.get(key)
-        if field is None:
-            boxes = [o.box for o in self.scene.objects if o.category == category]
-            field = self._view_point_field(boxes, self.view_radius)
-            self.world.cache[key] = field
-        return field
+        cells = self.world.cache.get(key)
+        if cells is None:
+            per_obj = [self.navgrid.goal_cells_near_object(o.box, self.view_radius)
+                       for o in self.scene.objects if o.category == category]
+            cells = np.unique(np.concatenate(per_obj), axis=0) if per_obj else np.zeros((0, 2), np.int64)
+            self.world.cache[key] = cells
+        return cells
 
     def _distance_to_goal(self) -> float:
-        return float(self._goal_field(self.goal_category).distance(self.position))
+        return float(self.navgrid.geodesic_distance_to_cells(self.position, self._goal_cells(self.goal_category)))
 
     def step(self, action):
         self._prev_position = self.position.copy()
@@ -115,9 +118,13 @@ class ObjectNavEnv(NavTaskMixin, VLM2NavEnv):
         from envs import measures
 
         m = self._measures()
-        m["soft_spl"] = float(measures.soft_spl(self.start_distance, self.distance_to_goal, self.path_length))
+        m["soft_spl"] = float(measures.soft_spl(self.distance_to_goal, self.start_distance, self.path_length))
         return {**m, "goal_category": self.goal_category}
 
     def oracle_action(self) -> int:
         """The shortest-path follower's action toward the nearest view point of the goal category."""
-        return self._oracle_action_field(self._goal_field(self.goal_category))
+        from envs.agent import AgentState
+
+        follower = self._follower(goal_cells=self._goal_cells(self.goal_category),
+                                  success_distance=self.success_distance)
+        return int(follower.get_next_action(AgentState(self.position, self.heading)))

@@ -144,4 +144,7 @@ class PointNavEnv(NavTaskMixin, VLM2NavEnv):
 
     def oracle_action(self) -> int:
         """The shortest-path follower's action toward the goal (``stop`` within the success distance)."""
-        return self._oracle_action(self.goal)
+        from envs.agent import AgentState
+
+        follower = self._follower(goal=self.goal, success_distance=self.success_distance)
+        return int(follower.get_next_action(AgentState(self.position, self.heading)))
