@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from vlm2_agent.eqa.metrics import (
@@ -169,3 +171,40 @@ def test_aggregate_names_missing_fields():
         aggregate([{"question_type": "object_counting"}])
     with pytest.raises(ValueError, match="unknown question_type"):
         aggregate([{"question_type": "nope", "score": 1.0}])
+
+
+# ---- baselines -------------------------------------------------------------------------------
+
+def _mcq(i, answer_text, texts=("left", "right", "back"), qtype="object_rel_direction_medium"):
+    letter = "ABC"[texts.index(answer_text)]
+    return Question(id=f"m{i}", scene_id="s", episode_id="e", question_type=qtype, question="?",
+                    ground_truth=letter, frame_range=(0, 4), fps=4.0,
+                    options=[f"{c}. {t}" for c, t in zip("ABC", texts)], answer=answer_text)
+
+
+def _naq(i, gt, cat):
+    return Question(id=f"n{i}", scene_id="s", episode_id="e", question_type="object_size_estimation",
+                    question="?", ground_truth=gt, frame_range=(0, 4), fps=4.0, meta={"category": cat})
+
+
+def test_baselines_on_hand_built_train_split():
+    from vlm2_agent.eqa.baselines import make_baseline
+
+    train = [_mcq(0, "back"), _mcq(1, "back"), _mcq(2, "left"),
+             _naq(0, 200.0, "sofa"), _naq(1, 180.0, "sofa"), _naq(2, 50.0, "chair"), _naq(3, 50.0, "lamp")]
+    test_q = _mcq(9, "right", texts=("right", "back", "left"))  # "back" sits on letter B here
+    freq, blind = make_baseline("frequency", train), make_baseline("blind", train)
+    assert freq.predict(test_q) == "B"
+    assert freq.predict(_naq(9, 1.0, "sofa")) == "50.0"  # mode of train sizes
+    assert blind.predict(_naq(9, 1.0, "sofa")) == "190.0"  # mean sofa size
+    assert blind.predict(_naq(9, 1.0, "piano")) == "120.0"  # unseen category: type mean
+    assert blind.predict(test_q) == "B"  # "back" correct 2 of 3 times offered
+    chance = make_baseline("chance", train, seed=1)
+    letters = Counter(chance.predict(_mcq(i, "left")) for i in range(300))
+    assert set(letters) == {"A", "B", "C"} and min(letters.values()) > 70
+    assert chance.predict(test_q) == chance.predict(test_q)  # seeded per question
+    sizes = [float(chance.predict(_naq(i, 1.0, "x"))) for i in range(50)]
+    assert 50.0 <= min(sizes) and max(sizes) <= 200.0
+    with pytest.raises(ValueError, match="no train questions of type 'object_counting'"):
+        freq.predict(Question(id="c", scene_id="s", episode_id="e", question_type="object_counting",
+                              question="?", ground_truth=2, frame_range=(0, 4), fps=4.0))

@@ -9,11 +9,19 @@ Example:
     0.9
 """
 
+from .baselines import make_baseline
+from .episode import EpisodeLog, EpisodeLogError
 from .metrics import aggregate, format_table, make_record, mean_relative_accuracy, score_prediction
 from .question import Question, load_jsonl, save_jsonl
+from .questions import GenConfig, generate_questions
 from .tasks import QUESTION_TYPES, VSI_TASKS, VSTI_TASKS, horizon_bucket, task_of
 
 __all__ = [
+    "EpisodeLog",
+    "EpisodeLogError",
+    "GenConfig",
+    "generate_questions",
+    "make_baseline",
     "QUESTION_TYPES",
     "Question",
     "VSI_TASKS",

@@ -82,10 +82,20 @@ def camera_obj_abs_dist(ctx: Context, rng: np.random.Generator, limit: int) -> l
 
 
 def _frame_pairs(ctx: Context, rng: np.random.Generator) -> list[tuple[int, int]]:
+    """Up to ``max_candidates`` distinct random frame pairs ``displacement_frames`` apart (sampled, not
+    enumerated: episodes can run 10,000+ steps)."""
     T = ctx.log.num_frames
     gmin, gmax = ctx.cfg.displacement_frames
-    pairs = [(i, j) for i in range(T) for j in range(i + gmin, min(T, i + gmax + 1))]
-    return shuffled(pairs, rng, ctx.cfg.max_candidates)
+    if T <= gmin:
+        return []
+    pairs: dict[tuple[int, int], None] = {}
+    for _ in range(4 * ctx.cfg.max_candidates):
+        if len(pairs) >= ctx.cfg.max_candidates:
+            break
+        i = int(rng.integers(T - gmin))
+        j = i + int(rng.integers(gmin, min(gmax, T - 1 - i) + 1))
+        pairs[(i, j)] = None
+    return list(pairs)
 
 
 def camera_displacement(ctx: Context, rng: np.random.Generator, limit: int) -> list:
