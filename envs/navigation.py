@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from math import gcd
@@ -188,6 +189,10 @@ class NavGrid:
     _graph: sp.csr_matrix | None = field(default=None, repr=False)
     _fields: OrderedDict = field(default_factory=OrderedDict, repr=False)
 
+    def __post_init__(self):
+        self.origin = np.asarray(self.origin, np.float64)
+        self._ox, self._oz = float(self.origin[0]), float(self.origin[1])
+
     @classmethod
     def from_scene(
         cls,
@@ -268,7 +273,13 @@ class NavGrid:
 
     def is_navigable(self, point: np.ndarray) -> bool:
         """True when the agent may stand at ``point`` (x, y, z); y is ignored (one floor level)."""
-        return bool(self.navigable_at(np.asarray(point, np.float64)[None])[0])
+        # scalar path: the agent's sub-stepping calls this thousands of times per episode
+        if len(point) != 3:
+            raise ValueError(f"expected a world point (x, y, z), got {point!r}")
+        j = math.floor((float(point[0]) - self._ox) / self.cell_size)
+        i = math.floor((float(point[2]) - self._oz) / self.cell_size)
+        h, w = self.navigable.shape
+        return bool(0 <= i < h and 0 <= j < w and self.navigable[i, j])
 
     # ---------------------------------------------------------------- components and sampling
     @property
