@@ -56,13 +56,18 @@ def movement_label(d_cam: np.ndarray, min_move: float, dominance: float) -> str 
 
 
 def _frame_objects(ctx: Context) -> list[tuple[int, list]]:
-    unique = {o.instance_id for o in ctx.unique_seen()}
-    frames = []
-    for t in range(ctx.log.num_frames):
-        objs = [o for o in ctx.visible_in_frame(t) if o.instance_id in unique]
-        if objs:
-            frames.append((t, objs))
-    return frames
+    """(frame, uniquely named objects seen in it) for frames showing any; computed once per context."""
+    cached = getattr(ctx, "_frame_objects_cache", None)
+    if cached is None:
+        unique = {o.instance_id: o for o in ctx.unique_seen()}
+        cached = []
+        for t, vis in enumerate(ctx.log.visible):
+            objs = sorted((unique[i] for i, n in vis.items() if i in unique and n >= ctx.min_pixels),
+                          key=lambda o: o.category)
+            if objs:
+                cached.append((t, objs))
+        ctx._frame_objects_cache = cached
+    return cached
 
 
 def camera_obj_abs_dist(ctx: Context, rng: np.random.Generator, limit: int) -> list:
