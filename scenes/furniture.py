@@ -243,10 +243,11 @@ def _cabinet_body(mb, w, d, h, c, doors: int, drawers: int = 0) -> None:
             mb.box((x0 + 0.005, y0 + 0.005, d / 2 - 0.02), (x0 + cw - 0.005, y0 + ch - 0.005, d / 2), front,
                    faces="xXyYZ")
             hx = x0 + cw / 2 if drawers else (x0 + cw - 0.06 if k % 2 == 0 else x0 + 0.06)
-            hy = y0 + ch * (0.5 if drawers else 0.75)
-            mb.box((hx - 0.05 if drawers else hx - 0.01, hy - 0.01, d / 2 - 0.005),
-                   (hx + 0.05 if drawers else hx + 0.01, hy + (0.01 if drawers else 0.12), d / 2), handle,
-                   faces="xXyYZ")
+            if drawers:  # a horizontal pull in the middle of the drawer
+                lo3, hi3 = (hx - 0.05, y0 + ch / 2 - 0.01), (hx + 0.05, y0 + ch / 2 + 0.01)
+            else:  # a vertical bar that stays within the door on low cabinets
+                lo3, hi3 = (hx - 0.01, y0 + ch * 0.55), (hx + 0.01, y0 + ch * 0.55 + min(0.12, ch * 0.3))
+            mb.box((lo3[0], lo3[1], d / 2 - 0.005), (hi3[0], hi3[1], d / 2), handle, faces="xXyYZ")
 
 
 def _wardrobe(mb, w, d, h, c) -> None:
