@@ -96,7 +96,9 @@ class Simulator:
         pos = np.asarray(position, float)
         if pos.shape != (3,) or not np.all(np.isfinite(pos)):
             raise ValueError(f"position must be 3 finite numbers (x, y_floor, z), got {position!r}")
-        self._state = AgentState(pos.copy(), P.wrap_angle(float(heading)))
+        pos = pos.copy()
+        pos.setflags(write=False)  # AgentState is a value: edit it through set_agent_state only
+        self._state = AgentState(pos, P.wrap_angle(float(heading)))
 
     def camera_to_world(self, sensor: str | SensorSpec) -> np.ndarray:
         """4x4 camera-to-world matrix (OpenGL camera) of ``sensor`` (uuid or spec) at the current state."""

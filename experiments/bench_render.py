@@ -1,0 +1,117 @@
+"""Frames per second of the moderngl renderer on a synthetic room, printed as a table.
+
+The room is 10 m x 10 m x 2.6 m with textured floor, walls and ceiling and N objects (boxes and
+24-sided cylinders, seeded). The agent stands at the centre and turns 10 degrees per frame, so
+frustum culling sees every direction. Timings on a shared CPU are noisy: run it twice.
+
+    python experiments/bench_render.py                     # 10 and 100 objects, 128 and 256 px
+    python experiments/bench_render.py --objects 300 --frames 100 --textures per-part
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import trimesh
+from tqdm import tqdm
+
+from envs import SensorSpec, camera_to_world
+from envs.render.gl_backend import GLBackend
+from scenes.types import MeshPart, Scene
+
+ROOM, HEIGHT = 10.0, 2.6
+
+
+def _texture(rng: np.random.Generator, size: int = 64) -> np.ndarray:
+    """A noisy two-tone checker, enough to make the sampler do real work."""
+    a, b = rng.integers(60, 230, 3), rng.integers(60, 230, 3)
+    check = ((np.arange(size)[:, None] // 8 + np.arange(size)[None, :] // 8) % 2).astype(bool)
+    img = np.where(check[..., None], a, b) + rng.integers(-15, 15, (size, size, 3))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _part(mesh: trimesh.Trimesh, name: str, instance_id: int, texture: np.ndarray | None, color) -> MeshPart:
+    v = np.asarray(mesh.vertices, np.float32)
+    uv = None
+    if texture is not None:
+        uv = np.stack([v[:, 0] + v[:, 2], v[:, 1] + v[:, 2]], 1).astype(np.float32) / 2  # 2 m per tile
+    return MeshPart(
+        name, v, np.asarray(mesh.faces, np.uint32), normals=np.asarray(mesh.vertex_normals, np.float32),
+        colors=np.tile(np.array(color, np.uint8), (len(v), 1)), uv=uv, texture=texture, instance_id=instance_id,
+    )
+
+
+def synthetic_room(num_objects: int, textures: str = "shared", seed: int = 0) -> Scene:
+    """Room shell (id 0) plus ``num_objects`` objects with ids 1..N; ``textures``: shared|per-part|none."""
+    rng = np.random.default_rng(seed)
+    shared = _texture(rng) if textures == "shared" else None
+
+    def tex():
+        return None if textures == "none" else (shared if textures == "shared" else _texture(rng))
+
+    white = (255, 255, 255, 255)
+    h = ROOM / 2
+    shell = [
+        ("floor", trimesh.creation.box((ROOM, 0.02, ROOM), trimesh.transformations.translation_matrix((0, -0.01, 0)))),
+        ("ceiling", trimesh.creation.box((ROOM, 0.02, ROOM), trimesh.transformations.translation_matrix((0, HEIGHT + 0.01, 0)))),
+    ]
+    for i, (cx, cz, sx, sz) in enumerate([(h, 0, 0.1, ROOM), (-h, 0, 0.1, ROOM), (0, h, ROOM, 0.1), (0, -h, ROOM, 0.1)]):
+        shell.append((f"wall_{i}", trimesh.creation.box((sx, HEIGHT, sz), trimesh.transformations.translation_matrix((cx, HEIGHT / 2, cz)))))
+    parts = [_part(m, n, 0, tex(), white) for n, m in shell]
+    for k in range(num_objects):
+        size = rng.uniform(0.2, 0.9, 3)
+        pos = rng.uniform(-h + 0.6, h - 0.6, 2)
+        if k % 2:
+            mesh = trimesh.creation.box(size)
+        else:
+            mesh = trimesh.creation.cylinder(radius=size[0] / 2, height=size[1], sections=24)
+            mesh.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, (1, 0, 0)))
+        mesh.apply_translation((pos[0], size[1] / 2, pos[1]))
+        color = (*rng.integers(40, 255, 3), 255)
+        parts.append(_part(mesh, f"object_{k}", k + 1, tex() if k % 3 == 0 else None, color))
+    return Scene(f"synthetic_{num_objects}", parts)
+
+
+def bench(scene: Scene, size: int, types: tuple[str, ...], frames: int, culling: bool) -> tuple[float, float]:
+    """(frames per second, mean triangles drawn per frame)."""
+    sensors = [SensorSpec(t, t, (size, size)) for t in types]
+    with GLBackend(scene, frustum_culling=culling) as gl:
+        poses = [camera_to_world([0.0, 0.0, 0.0], np.radians(10 * i), (0, 1.25, 0)) for i in range(36)]
+        for p in poses[:5]:  # warm-up: shader compilation, target allocation
+            gl.render(p, sensors)
+        tris = 0
+        start = time.perf_counter()
+        for i in range(frames):
+            gl.render(poses[i % 36], sensors)
+            tris += gl.stats.triangles
+        elapsed = time.perf_counter() - start
+    return frames / elapsed, tris / frames
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--objects", type=int, nargs="+", default=[10, 100])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[128, 256])
+    ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--textures", choices=["shared", "per-part", "none"], nargs="+", default=["shared"])
+    ap.add_argument("--no-culling-row", action="store_true", help="skip the rows without frustum culling")
+    args = ap.parse_args()
+    sensor_sets = [("rgb", "depth"), ("rgb", "depth", "semantic")]
+    rows = []
+    configs = [(n, t, s, ty, c) for n in args.objects for t in args.textures for s in args.sizes
+               for ty in sensor_sets for c in ((True,) if args.no_culling_row else (True, False))]
+    for n, tex, size, types, cull in tqdm(configs, desc="bench", leave=False):
+        scene = synthetic_room(n, tex)
+        fps, tris = bench(scene, size, types, args.frames, cull)
+        rows.append((n, scene.num_triangles, tex, f"{size}x{size}", "+".join(types), "on" if cull else "off", tris, fps))
+    head = ("objects", "triangles", "textures", "resolution", "sensors", "culling", "tris drawn", "frames/s")
+    print(" | ".join(head))
+    print(" | ".join("-" * len(h) for h in head))
+    for n, t, tex, res, types, cull, drawn, fps in rows:
+        print(f"{n} | {t} | {tex} | {res} | {types} | {cull} | {drawn:.0f} | {fps:.0f}")
+
+
+if __name__ == "__main__":
+    main()
