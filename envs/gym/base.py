@@ -34,11 +34,13 @@ STOP, MOVE_FORWARD, TURN_LEFT, TURN_RIGHT = range(4)
 
 class VLM2NavEnv(gym.Env):
     """Base class. ``config`` is an :class:`EnvConfig` or a mapping of its fields; keyword arguments
-    override single fields (what ``gym.make(id, **kwargs)`` passes)."""
+    override single fields (what ``gym.make(id, **kwargs)`` passes). ``scenes``: an in-memory pool of
+    :class:`scenes.types.Scene` objects that replaces the config's scene source."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
 
-    def __init__(self, config: EnvConfig | Mapping[str, Any] | None = None, render_mode: str | None = None, **kwargs):
+    def __init__(self, config: EnvConfig | Mapping[str, Any] | None = None, render_mode: str | None = None,
+                 scenes: list | None = None, **kwargs):
         if isinstance(config, EnvConfig):
             import dataclasses
 
@@ -48,7 +50,7 @@ class VLM2NavEnv(gym.Env):
             raise ValueError(f"render_mode: expected None or 'rgb_array', got {render_mode!r}")
         self.render_mode = render_mode
         self.sim_config = self.config.sim_config()
-        self.source = SceneSource(self.config)
+        self.source = SceneSource(self.config, scenes)
         self._worlds = WorldCache(self.source, self.sim_config, self.config.max_cached_scenes)
         self.world: SceneWorld | None = None
         self.action_space = spaces.Discrete(len(ACTIONS))
@@ -189,7 +191,8 @@ class VLM2NavEnv(gym.Env):
             if key == "pose":
                 obs[key] = pose_vector(self.position, self.heading)
             elif key in self._sim_obs:
-                obs[key] = np.asarray(self._sim_obs[key], space.dtype).reshape(space.shape)
+                # a fresh array every call: stop does not re-render, and users keep what they get
+                obs[key] = np.array(self._sim_obs[key], space.dtype).reshape(space.shape)
         obs.update(self._task_observation())
         return obs
 

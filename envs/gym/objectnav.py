@@ -30,10 +30,10 @@ from envs.pose import wrap_angle
 
 
 def default_categories() -> tuple[str, ...]:
-    """The generator's object categories, in its fixed order (the ``objectgoal`` index space)."""
-    from scenes import generator
+    """The scene catalogue's object categories, in its fixed order (the ``objectgoal`` index space)."""
+    from scenes.catalog import CATALOG
 
-    return tuple(generator.CATEGORIES)
+    return tuple(CATALOG)
 
 
 class ObjectNavEnv(NavTaskMixin, VLM2NavEnv):

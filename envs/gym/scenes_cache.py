@@ -26,9 +26,15 @@ from scenes.types import Scene, SceneLoadError
 class SceneSource:
     """Maps scene keys (``seed:<int>`` or ``dataset:<scene_id>``) to :class:`Scene` objects."""
 
-    def __init__(self, cfg: EnvConfig):
+    def __init__(self, cfg: EnvConfig, scenes: "list[Scene] | None" = None):
         self.cfg = cfg
-        if cfg.dataset_path is not None:
+        self._memory = list(scenes or [])
+        if self._memory:
+            bad = [type(s).__name__ for s in self._memory if not isinstance(s, Scene)]
+            if bad:
+                raise TypeError(f"scenes: expected scenes.types.Scene objects, got {bad[:3]}")
+            self._keys = tuple(f"memory:{i}" for i in range(len(self._memory)))
+        elif cfg.dataset_path is not None:
             self._keys = tuple(f"dataset:{sid}" for sid in self._dataset_ids(Path(cfg.dataset_path)))
         else:
             self._keys = tuple(f"seed:{s}" for s in cfg.scene_pool())
@@ -54,7 +60,7 @@ class SceneSource:
         """A key from a user's choice: a scene seed (int), a scene id of the dataset, or a key itself."""
         if isinstance(scene, int) or (isinstance(scene, str) and scene.isdigit()):
             return f"seed:{int(scene)}"
-        if scene.startswith(("seed:", "dataset:", "path:")):
+        if scene.startswith(("seed:", "dataset:", "path:", "memory:")):
             return scene
         if self.cfg.dataset_path is not None:
             return f"dataset:{scene}"
@@ -65,6 +71,8 @@ class SceneSource:
 
     def load(self, key: str) -> Scene:
         kind, _, name = key.partition(":")
+        if kind == "memory":
+            return self._memory[int(name)]
         if kind == "seed":
             from scenes.generator import generate_scene
 

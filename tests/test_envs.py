@@ -1,0 +1,168 @@
+"""Gymnasium layer: API checks, determinism, vectorisation, errors, recorder, exploration expert."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import envs  # noqa: F401  (registers the VLM2/* ids)
+from envs.gym import ACTIONS
+
+os.environ.setdefault("EGL_PLATFORM", "surfaceless")
+IDS = ["VLM2/Explore-v0", "VLM2/PointNav-v0", "VLM2/ObjectNav-v0"]
+SMALL = dict(num_rooms=2, num_scenes=2, sim={"resolution": (24, 32)})
+
+
+def _hash(obs: dict) -> str:
+    h = hashlib.sha256()
+    for k in sorted(obs):
+        h.update(k.encode())
+        h.update(np.ascontiguousarray(obs[k]).tobytes())
+    return h.hexdigest()
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_gymnasium_check_env(env_id):
+    from gymnasium.utils.env_checker import check_env
+
+    env = gym.make(env_id, max_episode_steps=20, **SMALL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", category=UserWarning)  # any checker complaint fails the test
+        check_env(env.unwrapped, skip_render_check=True)
+    env.close()
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_sb3_check_env(env_id):
+    from stable_baselines3.common.env_checker import check_env
+
+    env = gym.make(env_id, max_episode_steps=20, sensors=("rgb", "depth", "pose"), **SMALL).unwrapped
+    check_env(env, warn=False)
+    env.close()
+
+
+def test_reset_with_seed_is_deterministic():
+    def rollout(seed):
+        env = gym.make("VLM2/PointNav-v0", **SMALL)
+        obs, info = env.reset(seed=seed)
+        hashes, poses = [_hash(obs)], [obs["pose"].copy()]
+        rng = np.random.default_rng(0)
+        for _ in range(15):
+            obs, *_ = env.step(int(rng.integers(1, 4)))
+            hashes.append(_hash(obs))
+            poses.append(obs["pose"].copy())
+        env.close()
+        return hashes, np.stack(poses)
+
+    h1, p1 = rollout(7)
+    h2, p2 = rollout(7)
+    h3, _ = rollout(8)
+    assert h1 == h2 and np.array_equal(p1, p2)
+    assert h1[0] != h3[0]
+
+
+def test_pointgoal_is_relative_polar_left_positive():
+    env = gym.make("VLM2/PointNav-v0", **SMALL).unwrapped
+    env.reset(seed=0)
+    env.goal = env.position + np.array([-2.0, 0.0, 0.0])  # 2 m along -X
+    env.heading = 0.0  # looking along -Z: the goal is to the left
+    rho, phi = env._task_observation()["pointgoal_with_gps_compass"]
+    assert rho == pytest.approx(2.0, abs=1e-5) and phi == pytest.approx(np.pi / 2, abs=1e-5)
+    env.heading = np.pi / 2  # looking along -X: straight ahead
+    assert env._task_observation()["pointgoal_with_gps_compass"][1] == pytest.approx(0.0, abs=1e-5)
+    env.close()
+
+
+@pytest.mark.parametrize("env_id", ["VLM2/PointNav-v0", "VLM2/ObjectNav-v0"])
+def test_oracle_succeeds_with_high_spl(env_id):
+    env = gym.make(env_id, max_episode_steps=300, **SMALL)
+    env.reset(seed=2)
+    for _ in range(300):
+        _, _, term, trunc, info = env.step(env.unwrapped.oracle_action())
+        if term or trunc:
+            break
+    assert term and info["success"] == 1.0 and info["spl"] > 0.8
+    env.close()
+
+
+def test_async_vector_env_two_workers():
+    # "envs:" makes each spawned worker import envs (and so register the ids) before make
+    fns = [lambda: gym.make("envs:VLM2/Explore-v0", tour=10, **SMALL) for _ in range(2)]
+    venv = gym.vector.AsyncVectorEnv(fns, context="spawn")
+    obs, _ = venv.reset(seed=[1, 2])
+    assert obs["rgb"].shape == (2, 24, 32, 3)
+    for _ in range(3):
+        obs, rew, term, trunc, _ = venv.step(np.array([1, 2]))
+    assert obs["depth"].shape == (2, 24, 32, 1) and rew.shape == (2,)
+    venv.close()
+
+
+def test_invalid_actions_and_configs_raise_clear_errors():
+    env = gym.make("VLM2/Explore-v0", **SMALL).unwrapped
+    env.reset(seed=0)
+    for bad in (4, -1, 1.5, "forward", None):
+        with pytest.raises(ValueError, match="invalid action"):
+            env.step(bad)
+    assert env.action_id("turn_left") == ACTIONS.index("turn_left") == 2
+    env.close()
+    with pytest.raises(ValueError, match="sensors"):
+        gym.make("VLM2/Explore-v0", sensors=("lidar",))
+    with pytest.raises(ValueError, match="tour"):
+        gym.make("VLM2/Explore-v0", tour="forever")
+    with pytest.raises(ValueError, match="scene_seeds"):
+        gym.make("VLM2/Explore-v0", split="test", scene_seeds=[3])
+    with pytest.raises(FileNotFoundError, match="dataset_path"):
+        gym.make("VLM2/Explore-v0", dataset_path="/no/such/dataset")
+    with pytest.raises(ValueError, match="resolution"):
+        gym.make("VLM2/Explore-v0", sim={"resolution": (0, 10)})
+    env = gym.make("VLM2/Explore-v0", **SMALL).unwrapped
+    with pytest.raises(Exception, match="no/such/scene.glb"):
+        env.reset(options={"scene": "/no/such/scene.glb"})
+
+
+def test_expert_visits_every_room_within_budget():
+    env = gym.make("VLM2/Explore-v0", tour="mid", num_rooms=3, num_scenes=1, sensors=("pose",),
+                   sim={"resolution": (8, 8)})
+    env.reset(seed=0)
+    steps = 0
+    while True:
+        _, _, term, trunc, info = env.step(env.unwrapped.expert_action())
+        steps += 1
+        if term or trunc:
+            break
+    assert steps <= 400
+    assert info["num_rooms"] == 3 and info["rooms_visited"] == 3
+    env.close()
+
+
+def test_recorder_writes_video_and_episode_log(tmp_path):
+    import imageio.v3 as iio
+
+    from envs.wrappers import RecordEpisode
+    from vlm2_agent.eqa.episode import EpisodeLog
+
+    env = RecordEpisode(gym.make("VLM2/Explore-v0", tour=12, **SMALL), tmp_path)
+    obs, _ = env.reset(seed=0)
+    n = 0
+    while True:
+        obs, _, term, trunc, _ = env.step(env.unwrapped.expert_action())
+        n += 1
+        if term or trunc:
+            break
+    env.close()
+    video, logdir = env.written[0]
+    frames = iio.imread(video, plugin="pyav") if False else np.stack(list(iio.imiter(video)))
+    assert len(frames) == n + 1
+    log = EpisodeLog.load(logdir)
+    assert log.num_frames == n + 1 and log.image_size == (24, 32)
+    base = env.unwrapped
+    np.testing.assert_allclose(log.positions[-1], base.position, atol=1e-5)
+    sem = base.sensor_observations()["semantic"]
+    ids, counts = np.unique(sem[sem > 0], return_counts=True)
+    assert log.visible[-1] == dict(zip(ids.tolist(), counts.tolist()))
+    assert not list(tmp_path.glob(".*tmp*"))
