@@ -115,7 +115,11 @@ def _check_part(part: MeshPart) -> np.ndarray | None:
     if part.normals is None:
         out["normal"] = _vertex_normals(v, f)
     colors = _optional(part.colors, (len(v), 4), name, "colors")
-    out["color"] = DEFAULT_COLOR if colors is None and part.texture is None else (255 if colors is None else colors)
+    textured = part.texture is not None and part.uv is not None
+    if colors is not None:
+        out["color"] = colors
+    else:  # white lets the texture show as is; untextured parts get a neutral grey
+        out["color"] = 255 if textured else DEFAULT_COLOR
     uv = _optional(part.uv, (len(v), 2), name, "uv")
     if uv is not None:
         # Images are uploaded top row first, so texture row 0 sits at t=0: flip v (glTF/OBJ have v up).

@@ -89,7 +89,9 @@ class HabitatBackend(RenderBackend):
         heading = float(np.arctan2(rot[0, 2], rot[0, 0]))  # yaw-only rotation: [[c,0,s],[0,1,0],[-s,0,c]]
         state = self._hs.AgentState()
         state.position = base.astype(np.float32)
-        state.rotation = self._hs.utils.common.quat_from_coeffs(heading_to_quaternion(heading))
+        from habitat_sim.utils.common import quat_from_coeffs  # takes [x, y, z, w], like ours
+
+        state.rotation = quat_from_coeffs(heading_to_quaternion(heading))
         self._agent.set_state(state)
         raw = self._sim.get_sensor_observations()
         out: dict[str, np.ndarray] = {}
