@@ -12,7 +12,7 @@ into the hallway and living room) guarantees every room is reachable, with a few
 Example:
     >>> import numpy as np
     >>> plan = make_plan(np.random.default_rng(0), 4)
-    >>> len(plan.rooms), len(plan.doorways) >= 3
+    >>> len(plan.rects), len(plan.doorways) >= 3
     (4, True)
 """
 
@@ -223,12 +223,31 @@ def _doorways(rng: np.random.Generator, types: list[str], rects: list[Rect], spe
     return doors
 
 
+def _private_pass_through(types: list[str], doors: list[Doorway]) -> bool:
+    """True if some bedroom or bathroom is the only way into another room (an unrealistic plan)."""
+    for cut, t in enumerate(types):
+        if t not in ("bedroom", "bathroom"):
+            continue
+        rest = [i for i in range(len(types)) if i != cut]
+        seen, todo = {rest[0]}, [rest[0]]
+        while todo:
+            i = todo.pop()
+            for d in doors:
+                for a, b in ((d.room_a, d.room_b), (d.room_b, d.room_a)):
+                    if a == i and b != cut and b not in seen:
+                        seen.add(b)
+                        todo.append(b)
+        if len(seen) < len(rest):
+            return True
+    return False
+
+
 def make_plan(rng: np.random.Generator, num_rooms: int, spec: PlanSpec | None = None,
               max_tries: int = 200) -> Plan:
     """A connected floor plan with ``num_rooms`` rooms; deterministic given ``rng``'s state."""
     spec = spec or PlanSpec()
     types = choose_room_types(rng, num_rooms)
-    for _ in range(max_tries):
+    for attempt in range(max_tries):
         if "hallway" in types:
             rects = _corridor_plan(rng, types, spec)
         else:
@@ -238,6 +257,6 @@ def make_plan(rng: np.random.Generator, num_rooms: int, spec: PlanSpec | None = 
         # Round corners to the centimetre: the files store 4 decimals and walls must still meet.
         rects = [tuple(float(round(v, 2)) for v in r) for r in rects]
         doors = _doorways(rng, types, rects, spec)
-        if doors is not None:
+        if doors is not None and (attempt >= max_tries // 2 or not _private_pass_through(types, doors)):
             return Plan(room_types=types, rects=rects, doorways=doors)
     raise RuntimeError(f"no valid {num_rooms}-room plan for types {types} in {max_tries} tries")
