@@ -1,0 +1,67 @@
+"""``vlm2-eqa-build``: build one EQA split (config ``configs/eqa_build.yaml``).
+
+Scenes are taken from (or written to) the ``scene`` group's dataset; videos, questions and a
+manifest go to ``<eqa.out_root>/<eqa.split>/``. Re-running resumes: complete episodes are skipped.
+
+Example (shell)::
+
+    python -m vlm2_agent.cli.eqa_build eqa.split=test
+    python -m vlm2_agent.cli.eqa_build eqa.split=train eqa.num_scenes.train=4 eqa.resolution=[96,96]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+
+def _abs(path: str) -> str:
+    if hydra.core.hydra_config.HydraConfig.initialized():
+        return hydra.utils.to_absolute_path(path)
+    return path
+
+
+def build_config(cfg: DictConfig):
+    """A :class:`~vlm2_agent.eqa.build.BuildConfig` from the ``eqa`` and ``scene`` groups."""
+    from scenes.cli import spec_from_config
+    from vlm2_agent.eqa.build import BuildConfig
+
+    eqa = OmegaConf.to_container(cfg.eqa, resolve=True)
+    eqa.pop("progress", None)
+    n = eqa.pop("num_scenes")
+    if isinstance(n, dict):
+        if eqa.get("split") not in n:
+            raise ValueError(f"eqa.num_scenes: no entry for split {eqa.get('split')!r} (have {sorted(n)})")
+        n = n[eqa["split"]]
+    sc = cfg.scene
+    return BuildConfig.from_mapping(
+        eqa, num_scenes=n, out_root=_abs(eqa.get("out_root", "data/eqa")), scenes_root=_abs(sc.root),
+        dataset_name=sc.name, num_rooms=sc.num_rooms, write_maps=bool(sc.maps), scene_spec=spec_from_config(sc))
+
+
+@hydra.main(config_path="pkg://configs", config_name="eqa_build", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    from vlm2_agent.eqa.build import build_split, format_counts
+    from vlm2_agent.logger import make_logger
+
+    bcfg = build_config(cfg)
+    run_dir = Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
+    logger = make_logger(cfg.logger, run_dir, OmegaConf.to_container(cfg, resolve=True))
+    try:
+        m = build_split(bcfg, progress=bool(cfg.eqa.get("progress", True)))
+        logger.log({"eqa/questions": m["num_questions"], "eqa/episodes_recorded": m["episodes_recorded"],
+                    "eqa/seconds": m["seconds"]["total"]})
+    finally:
+        logger.finish()
+    out = Path(bcfg.out_root) / bcfg.split
+    print(format_counts(m["counts"]))
+    print(f"{m['num_questions']} questions from {len(m['episodes'])} episodes of {len(m['scenes'])} scenes "
+          f"({m['episodes_recorded']} recorded, {m['episodes_skipped']} already complete) "
+          f"in {m['seconds']['total']:.0f} s")
+    print(f"questions: {out / 'questions.jsonl'}   episodes: {out / 'episodes'}   manifest: {out / 'manifest.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,308 @@
+"""Build an EQA split: scenes -> exploration videos of three horizons -> questions with exact answers.
+
+For each scene of the split (written to the scene dataset through :mod:`scenes.writer`, reusing
+scenes already built with the same config), the exploration expert of ``VLM2/Explore-v0`` walks
+tours of three horizons; every step's frame is stored (:class:`~vlm2_agent.eqa.store.EpisodeStore`)
+with the episode's :class:`~vlm2_agent.eqa.episode.EpisodeLog`, and
+:func:`~vlm2_agent.eqa.questions.generate_questions` asks questions about it, planning routes on the
+nav grid's shortest paths. Output under ``<out_root>/<split>/``: ``episodes/``, ``questions.jsonl``
+and ``manifest.json`` (config, question counts per type and horizon, timings).
+
+Horizons (EpisodeLog's 4 steps per second): a tour of ``budget`` steps gives ``len(tour) + 1``
+frames; Short < 240 frames (< 60 s), Mid 240-480, Long > 480. A question's horizon is computed from
+its video length, so a tour that ends early is counted where its length puts it.
+
+Resumable and deterministic: episode ``k`` of horizon ``h`` in scene ``s`` is seeded by
+``(seed, s, h, k)``; a complete episode folder with the same build key is skipped, a half-written
+one is redone.
+
+Example:
+    >>> cfg = BuildConfig(split="test", num_scenes=1, resolution=(32, 32),
+    ...                   episodes={"short": {"count": 1, "budget": 40}})
+    >>> cfg.episode_plan()[0]
+    ('short', 0, 40)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from scenes.types import Scene
+
+from .episode import DEFAULT_FPS, EpisodeLog
+from .question import Question, save_jsonl
+from .questions import GenConfig, generate_questions
+from .store import EpisodeStore
+from .tasks import HORIZONS
+
+SPLITS = ("train", "val", "test")
+DEFAULT_EPISODES = {"short": {"count": 1, "budget": 200}, "mid": {"count": 1, "budget": 400},
+                    "long": {"count": 1, "budget": 1000}}
+
+
+@dataclass
+class BuildConfig:
+    """What to build. ``episodes``: per horizon name, ``count`` episodes per scene of at most
+    ``budget`` steps; ``resolution``: (H, W) of the stored video (and of the visibility log);
+    ``gen``: :class:`GenConfig` field overrides; ``scene_spec``: a :class:`scenes.generator.SceneSpec`
+    (None: the generator's default) and ``num_rooms`` as in ``vlm2-scenes``."""
+
+    split: str = "test"
+    out_root: str = "data/eqa"
+    scenes_root: str = "data/scenes"
+    dataset_name: str = "vlm2_apartments"
+    num_scenes: int = 12
+    episodes: dict[str, dict[str, int]] = field(default_factory=lambda: json.loads(json.dumps(DEFAULT_EPISODES)))
+    resolution: tuple[int, int] = (64, 64)
+    hfov: float = 90.0
+    depth_dtype: str = "float16"
+    fps: float = DEFAULT_FPS
+    max_per_type: int = 4
+    types: list[str] | None = None
+    seed: int = 0
+    gen: dict[str, Any] = field(default_factory=dict)
+    num_rooms: int | None = None
+    write_maps: bool = True
+    scene_spec: Any = None
+
+    @classmethod
+    def from_mapping(cls, d: Mapping[str, Any], **overrides: Any) -> "BuildConfig":
+        merged = {**dict(d), **overrides}
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(merged) - names)
+        if unknown:
+            raise ValueError(f"eqa build config: unknown field(s) {unknown}, expected some of {sorted(names)}")
+        if merged.get("resolution") is not None:
+            merged["resolution"] = tuple(int(v) for v in merged["resolution"])
+        if merged.get("episodes") is not None:
+            merged["episodes"] = {str(k): dict(v) for k, v in dict(merged["episodes"]).items()}
+        for key in ("gen",):
+            if merged.get(key) is not None:
+                merged[key] = dict(merged[key])
+        if merged.get("types") is not None:
+            merged["types"] = list(merged["types"])
+        cfg = cls(**merged)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> "BuildConfig":
+        if self.split not in SPLITS:
+            raise ValueError(f"eqa.split: expected one of {SPLITS}, got {self.split!r}")
+        if not isinstance(self.num_scenes, int) or self.num_scenes < 1:
+            raise ValueError(f"eqa.num_scenes: expected a positive int, got {self.num_scenes!r}")
+        if len(self.resolution) != 2 or min(self.resolution) < 8:
+            raise ValueError(f"eqa.resolution: expected (height, width) >= 8 pixels, got {self.resolution}")
+        if not self.episodes:
+            raise ValueError("eqa.episodes: expected at least one horizon, e.g. {short: {count: 1, budget: 200}}")
+        for name, spec in self.episodes.items():
+            if name not in HORIZONS:
+                raise ValueError(f"eqa.episodes: unknown horizon {name!r}, expected one of {HORIZONS}")
+            if set(spec) != {"count", "budget"} or any(not isinstance(spec[k], int) or spec[k] < 0 for k in spec) \
+                    or spec["budget"] < 1:
+                raise ValueError(f"eqa.episodes.{name}: expected {{count: int >= 0, budget: int >= 1}}, got {spec}")
+        if self.max_per_type < 0:
+            raise ValueError(f"eqa.max_per_type: expected >= 0, got {self.max_per_type}")
+        GenConfig(**self.gen)  # raises TypeError naming an unknown generator field
+        return self
+
+    def episode_plan(self) -> list[tuple[str, int, int]]:
+        """(horizon, index, step budget) of the episodes recorded in every scene."""
+        order = [h for h in HORIZONS if h in self.episodes]
+        return [(h, k, self.episodes[h]["budget"]) for h in order for k in range(self.episodes[h]["count"])]
+
+    def build_key(self) -> str:
+        """Hash of everything an episode's content depends on (not the scene count or output paths)."""
+        keys = ("split", "resolution", "hfov", "depth_dtype", "fps", "max_per_type", "types", "seed", "gen",
+                "num_rooms", "dataset_name")
+        doc = {k: getattr(self, k) for k in keys}
+        doc["spec"] = self.scene_spec.to_dict() if self.scene_spec is not None else None
+        return hashlib.sha256(json.dumps(doc, sort_keys=True, default=list).encode()).hexdigest()[:16]
+
+
+def episode_seed(seed: int, scene_id: str, horizon: str, index: int) -> int:
+    """The episode's seed: start pose, tour order and questions all follow from it."""
+    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, zlib.crc32(scene_id.encode()),
+                                       zlib.crc32(horizon.encode()), int(index)]).generate_state(1)[0])
+
+
+def episode_id(scene_id: str, horizon: str, index: int) -> str:
+    return f"{scene_id}-{horizon}-{index}"
+
+
+def navgrid_path_fn(navgrid) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """``path_fn(a, b)`` for route planning: the nav grid's shortest path between the navigable
+    points nearest to ``a`` and ``b`` (object centres are inside furniture, off the grid), with
+    ``a`` and ``b`` themselves as end points; ``(K, 2)`` (x, z) points. Unreachable: ``[a, b]``."""
+    from scipy.spatial import cKDTree
+
+    cells = np.argwhere(navgrid.largest_component)
+    if len(cells) == 0:
+        raise ValueError("navgrid_path_fn: the nav grid has no navigable cell")
+    points = navgrid.grid_to_world(cells)
+    tree = cKDTree(points[:, [0, 2]])
+
+    def snap(p: np.ndarray) -> np.ndarray:
+        return points[tree.query(np.asarray(p, float)[[0, 2]])[1]]
+
+    def path_fn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        a, b = np.asarray(a, float), np.asarray(b, float)
+        mid = navgrid.shortest_path(snap(a), snap(b))
+        return np.asarray([a[[0, 2]], *([] if len(mid) == 0 else mid[:, [0, 2]]), b[[0, 2]]])
+
+    return path_fn
+
+
+def prepare_scenes(cfg: BuildConfig, progress: bool = True) -> tuple[Path, list[str]]:
+    """Write (or reuse) the split's scenes in the dataset folder; returns (dataset dir, scene ids).
+
+    ``splits.json`` keeps the other splits' lists that an earlier ``vlm2-scenes`` run wrote."""
+    from scenes.writer import write_dataset, write_dataset_files
+
+    d = Path(cfg.scenes_root) / cfg.dataset_name
+    before: dict[str, list[str]] = {}
+    if (d / "splits.json").is_file():
+        try:
+            before = dict(json.loads((d / "splits.json").read_text()))
+        except (json.JSONDecodeError, TypeError):
+            before = {}
+    summary = write_dataset(cfg.scenes_root, {cfg.split: cfg.num_scenes}, name=cfg.dataset_name, spec=cfg.scene_spec,
+                            num_rooms=cfg.num_rooms, write_maps=cfg.write_maps, progress=progress)
+    ids = list(summary["splits"][cfg.split])
+    merged = {**before, cfg.split: sorted(set(before.get(cfg.split, [])) | set(ids))}
+    write_dataset_files(d, merged, cfg.dataset_name)
+    return d, ids
+
+
+def make_explore_env(scene: Scene, cfg: BuildConfig):
+    """An ``ExploreEnv`` on one in-memory scene rendering rgb, depth and semantic at ``cfg.resolution``."""
+    from envs.gym.explore import ExploreEnv
+
+    longest = max(spec["budget"] for spec in cfg.episodes.values())
+    return ExploreEnv(scenes=[scene], tour=longest, sensors=("rgb", "depth", "semantic"), max_cached_scenes=1,
+                      sim={"resolution": tuple(cfg.resolution), "hfov": float(cfg.hfov)})
+
+
+def record_episode(env, store: EpisodeStore, cfg: BuildConfig, scene: Scene, horizon: str, index: int,
+                   budget: int, path_fn=None) -> list[Question]:
+    """Walk one expert tour of at most ``budget`` steps, store its frames and log, ask its questions.
+    ``path_fn`` (route planning) defaults to :func:`navgrid_path_fn` on the env's nav grid."""
+    from envs.wrappers.recorder import visible_counts
+
+    base = env.unwrapped
+    eid = episode_id(scene.scene_id, horizon, index)
+    seed = episode_seed(cfg.seed, scene.scene_id, horizon, index)
+    base.tour_budget = int(budget)  # one env per scene serves every horizon: the tour is planned at reset
+    env.reset(seed=seed)
+    uuids = {s.type: s.uuid for s in base.sim_config.sensors}
+    tour = list(base.tour)
+    path_fn = path_fn or navgrid_path_fn(base.navgrid)
+    T = len(tour) + 1
+    c2w, pos, head, vis = [], [], [], []
+    with store.writer(eid, T, cfg.resolution, cfg.depth_dtype) as w:
+        for t in range(T):
+            if t > 0:
+                env.step(tour[t - 1])
+            raw = base.sensor_observations()
+            w.write(t, raw[uuids["rgb"]], raw[uuids["depth"]])
+            c2w.append(base.camera_to_world(uuids["rgb"]).astype(np.float32))
+            pos.append(np.asarray(base.position, np.float32))
+            head.append(np.float32(base.heading))
+            vis.append(visible_counts(raw[uuids["semantic"]]))
+        log = EpisodeLog(
+            scene_id=scene.scene_id, episode_id=eid, camera_to_world=np.stack(c2w), positions=np.stack(pos),
+            headings=np.asarray(head, np.float32), visible=vis, image_size=tuple(cfg.resolution),
+            hfov_deg=float(cfg.hfov), fps=float(cfg.fps),
+            meta={"build_key": cfg.build_key(), "horizon_target": horizon, "tour_budget": int(budget),
+                  "seed": seed, "split": cfg.split},
+        )
+        questions = generate_questions(scene, log, seed, types=cfg.types, max_per_type=cfg.max_per_type,
+                                       config=GenConfig(**cfg.gen), path_fn=path_fn)
+        w.finish(log, questions)
+    return questions
+
+
+def _complete(store: EpisodeStore, eid: str, key: str) -> bool:
+    try:
+        return store.has(eid) and store.meta(eid).get("build_key") == key
+    except (OSError, ValueError):
+        return False
+
+
+def build_split(cfg: BuildConfig, progress: bool = True) -> dict[str, Any]:
+    """Build (or resume) ``cfg.split``; returns the manifest (also written to ``manifest.json``)."""
+    from scenes import load as load_scene
+    from tqdm import tqdm
+
+    cfg.validate()
+    t0 = time.perf_counter()
+    dataset_dir, scene_ids = prepare_scenes(cfg, progress=progress)
+    t_scenes = time.perf_counter() - t0
+    out = Path(cfg.out_root) / cfg.split
+    store = EpisodeStore(out / "episodes")
+    key, plan = cfg.build_key(), cfg.episode_plan()
+    todo = {sid: [p for p in plan if not _complete(store, episode_id(sid, p[0], p[1]), key)] for sid in scene_ids}
+    skipped = sum(len(plan) - len(v) for v in todo.values())
+    bar = tqdm(total=len(scene_ids) * len(plan), initial=skipped, desc=f"eqa {cfg.split}", unit="episode",
+               disable=not progress)
+    for sid in scene_ids:
+        if not todo[sid]:
+            continue
+        scene = load_scene(dataset_dir, scene_id=sid)
+        env = make_explore_env(scene, cfg)
+        try:
+            for horizon, k, budget in todo[sid]:
+                bar.set_postfix_str(episode_id(sid, horizon, k))
+                record_episode(env, store, cfg, scene, horizon, k, budget)
+                bar.update(1)
+        finally:
+            env.close()
+    bar.close()
+    questions = [q for sid in scene_ids for h, k, _ in plan for q in store.questions(episode_id(sid, h, k))]
+    save_jsonl(questions, out / "questions.jsonl")
+    manifest = {
+        "split": cfg.split, "build_key": key, "scene_dataset": str(dataset_dir), "scenes": scene_ids,
+        "episodes": [episode_id(s, h, k) for s in scene_ids for h, k, _ in plan],
+        "episodes_recorded": len(scene_ids) * len(plan) - skipped, "episodes_skipped": skipped,
+        "num_questions": len(questions), "counts": question_counts(questions),
+        "seconds": {"scenes": round(t_scenes, 2), "total": round(time.perf_counter() - t0, 2)},
+        "config": {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name != "scene_spec"},
+    }
+    from scenes.writer import atomic_write
+
+    atomic_write(out / "manifest.json", json.dumps(manifest, indent=1, default=list) + "\n")
+    return manifest
+
+
+def question_counts(questions: list[Question]) -> dict[str, dict[str, int]]:
+    """{question_type: {horizon: count, "all": count}} in task order."""
+    c = Counter((q.question_type, q.horizon) for q in questions)
+    out: dict[str, dict[str, int]] = {}
+    for qt in dict.fromkeys(q.question_type for q in sorted(questions, key=lambda q: q.question_type)):
+        out[qt] = {h: c[(qt, h)] for h in HORIZONS}
+        out[qt]["all"] = sum(out[qt].values())
+    return out
+
+
+def format_counts(counts: Mapping[str, Mapping[str, int]]) -> str:
+    """A Markdown table of :func:`question_counts`."""
+    lines = ["| question type | short | mid | long | all |", "|---|---|---|---|---|"]
+    tot = Counter()
+    for qt, c in counts.items():
+        lines.append(f"| {qt} | " + " | ".join(str(c.get(h, 0)) for h in (*HORIZONS, "all")) + " |")
+        tot.update({h: c.get(h, 0) for h in (*HORIZONS, "all")})
+    lines.append("| **total** | " + " | ".join(str(tot[h]) for h in (*HORIZONS, "all")) + " |")
+    return "\n".join(lines)
+
+
+__all__ = ["BuildConfig", "build_split", "episode_id", "episode_seed", "format_counts", "make_explore_env",
+           "navgrid_path_fn", "prepare_scenes", "question_counts", "record_episode"]
