@@ -15,9 +15,19 @@ from .metrics import aggregate, format_table, make_record, mean_relative_accurac
 from .question import Question, load_jsonl, save_jsonl
 from .questions import GenConfig, generate_questions
 from .tasks import QUESTION_TYPES, VSI_TASKS, VSTI_TASKS, horizon_bucket, task_of
+from .store import EpisodeStore, EpisodeStoreError
+from .evaluate import PredictionsError, baseline_predict_fn, evaluate, load_predictions, match_predictions
+from . import env as _env  # registers VLM2/EQA-v0 (gymnasium only; the store is opened at make time)
 
 __all__ = [
     "EpisodeLog",
+    "EpisodeStore",
+    "EpisodeStoreError",
+    "PredictionsError",
+    "baseline_predict_fn",
+    "evaluate",
+    "load_predictions",
+    "match_predictions",
     "EpisodeLogError",
     "GenConfig",
     "generate_questions",
