@@ -86,9 +86,8 @@ class BuildConfig:
             merged["resolution"] = tuple(int(v) for v in merged["resolution"])
         if merged.get("episodes") is not None:
             merged["episodes"] = {str(k): dict(v) for k, v in dict(merged["episodes"]).items()}
-        for key in ("gen",):
-            if merged.get(key) is not None:
-                merged[key] = dict(merged[key])
+        if merged.get("gen") is not None:
+            merged["gen"] = dict(merged["gen"])
         if merged.get("types") is not None:
             merged["types"] = list(merged["types"])
         cfg = cls(**merged)

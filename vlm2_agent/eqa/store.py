@@ -24,7 +24,7 @@ Example:
     >>> with store.writer("e0", num_frames=2, image_size=(8, 8)) as w:
     ...     w.write(0, np.zeros((8, 8, 3), np.uint8), np.ones((8, 8), np.float32))
     ...     w.write(1, np.full((8, 8, 3), 9, np.uint8), np.ones((8, 8), np.float32))
-    ...     w.finish(log, questions=[])
+    ...     _ = w.finish(log, questions=[])
     >>> store.episode_ids(), store.rgb("e0").shape, int(store.rgb("e0")[1, 0, 0, 0])
     (['e0'], (2, 8, 8, 3), 9)
 """
