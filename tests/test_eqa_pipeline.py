@@ -195,3 +195,24 @@ def test_eqa_env_passes_check_env_and_scores_answers(built):
     q = next(q for q in questions if q.id == info["question_id"])
     assert info["num_frames"] == -(-q.frame_range[1] // 10)  # every 10th frame, the first included
     made.close()
+
+
+def test_streamer_predict_fn_answers_every_question_from_stored_frames(built):
+    """The VLM2 streaming model plugs into evaluation (an untrained model: the wiring, not the score)."""
+    from vlm2_agent.eqa.evaluate import evaluate, streamer_predict_fn
+    from vlm2_agent.model import VLM2Config, VLM2Model, VLM2Streamer, build_tokenizer
+
+    _, cfg, _ = built
+    split_dir = Path(cfg.out_root) / "test"
+    questions = load_jsonl(split_dir / "questions.jsonl")[:6]
+    tok = build_tokenizer([q.prompt() for q in questions], vocab_size=300)
+    model = VLM2Model(VLM2Config(geometry_source="oracle", text_config={
+        "model_type": "qwen2", "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+        "num_key_value_heads": 1, "intermediate_size": 64, "vocab_size": 300}))
+    seen = []
+    streamer = VLM2Streamer(model, tok, device="cpu")
+    observe = streamer.observe
+    streamer.observe = lambda frames, geo=None: (seen.append((tuple(frames.shape), sorted(geo))), observe(frames, geo))
+    result = evaluate(questions, streamer_predict_fn(streamer, EpisodeStore(split_dir / "episodes"), max_frames=4))
+    assert len(result["records"]) == len(questions) and all(isinstance(r["reply"], str) for r in result["records"])
+    assert seen and all(s == ((1, 3, 32, 32), ["cam_to_world", "depth", "intrinsics"]) for s in seen)

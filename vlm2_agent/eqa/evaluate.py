@@ -131,7 +131,7 @@ def streamer_predict_fn(streamer, store, max_frames: int = 32) -> PredictFn:
             K = torch.tensor([[[f, 0, W / 2], [0, f, H / 2], [0, 0, 1]]], dtype=torch.float32)
             streamer.reset(1)
             for t in np.unique(np.linspace(start, end - 1, min(max_frames, end - start)).round().astype(int)):
-                frame = torch.from_numpy(np.ascontiguousarray(rgb[t])).permute(2, 0, 1)[None]
+                frame = torch.from_numpy(np.array(rgb[t])).permute(2, 0, 1)[None]  # a copy: the store is read-only
                 geo = None
                 if oracle:
                     geo = {"depth": torch.from_numpy(depth[t].astype(np.float32))[None], "intrinsics": K,
