@@ -87,7 +87,9 @@ class EQAEnv(gym.Env):
         self.image_size = (int(H), int(W))
         obs = {"rgb": spaces.Box(0, 255, (H, W, 3), np.uint8)}
         if self.use_depth:
-            obs["depth"] = spaces.Box(0.0, np.inf, (H, W, 1), np.float32)
+            # bounded by what the stored dtype can hold (float16 by default), not infinity
+            top = float(np.finfo(self.store.depth(self.questions[0].episode_id).dtype).max)
+            obs["depth"] = spaces.Box(0.0, top, (H, W, 1), np.float32)
         obs.update({
             "question": spaces.Text(max_question_length, min_length=1, charset=CHARSET),
             "options": spaces.Tuple([spaces.Text(max_option_length, min_length=0, charset=CHARSET)] * len(LETTERS)),
