@@ -1,7 +1,8 @@
 """Pack a scene's MeshParts into one interleaved vertex array and one index array, split into draws.
 
-Each draw is a contiguous index range with one instance id, one texture and a bounding sphere for
-frustum culling. Large parts (a whole stage glb is often one mesh) are cut into spatial chunks of
+Each draw is a contiguous index range with one instance id, one texture, a bounding sphere for
+frustum culling, an axis-aligned box for room culling and whether its triangles may be back-face
+culled (only parts whose surface is closed and wound outwards: see :func:`closed_outward`). Large parts (a whole stage glb is often one mesh) are cut into spatial chunks of
 ``chunk_size`` metres so that culling can skip what is behind the camera.
 
 Example:
@@ -40,6 +41,9 @@ class Draw:
     texture: int  # index into PackedScene.textures, -1 for none
     center: np.ndarray
     radius: float
+    lo: np.ndarray  # axis-aligned bounds of the draw's triangles
+    hi: np.ndarray
+    cull_back: bool = False  # closed, outward-wound part: back faces are never visible from outside
 
 
 @dataclass
@@ -68,18 +72,55 @@ def pack_parts(parts: Sequence[MeshPart], chunk_size: float = 4.0, chunk_min_tri
             slot = tex_slot[key]
         verts.append(v)
         faces = np.asarray(part.faces, np.int64)
+        closed = closed_outward(v["pos"], faces)
         for chunk in _chunks(v["pos"], faces, chunk_size, chunk_min_triangles):
             corners = v["pos"][chunk.reshape(-1)]
             lo, hi = corners.min(0), corners.max(0)
             center = (lo + hi) / 2
             radius = float(np.linalg.norm(corners - center, axis=1).max())
-            draws.append(Draw(n_idx, chunk.size, int(part.instance_id), slot, center.astype(float), radius))
+            draws.append(Draw(n_idx, chunk.size, int(part.instance_id), slot, center.astype(float), radius,
+                              lo.astype(float), hi.astype(float), closed))
             idx.append((chunk + n_vert).astype(np.uint32).reshape(-1))
             n_idx += chunk.size
         n_vert += len(v)
     vertices = np.concatenate(verts) if verts else np.zeros(0, VERTEX_DTYPE)
     indices = np.concatenate(idx) if idx else np.zeros(0, np.uint32)
     return PackedScene(vertices, indices, draws, textures)
+
+
+def closed_outward(pos: np.ndarray, faces: np.ndarray, tol: float = 1e-5) -> bool:
+    """Whether back-face culling cannot change what a camera outside the part sees.
+
+    True when, after merging vertices closer than ``tol``, every directed edge a->b is matched by an
+    edge b->a (a closed, consistently oriented surface, possibly several touching boxes) and every
+    connected piece encloses a positive signed volume (wound outwards). Open sheets such as floor
+    quads, inverted or inconsistent meshes and T-junctions give False, so those parts stay two-sided.
+
+    >>> import trimesh
+    >>> box = trimesh.creation.box()
+    >>> closed_outward(box.vertices, box.faces), closed_outward(box.vertices, box.faces[:, ::-1])
+    (True, False)
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    pos = np.asarray(pos, np.float64)
+    faces = np.asarray(faces, np.int64)
+    if len(faces) < 4:
+        return False
+    _, merged = np.unique(np.round(pos / tol).astype(np.int64), axis=0, return_inverse=True)
+    f = merged.reshape(-1)[faces]
+    a, b = f.reshape(-1), np.roll(f, -1, axis=1).reshape(-1)
+    keep = a != b
+    a, b = a[keep], b[keep]
+    n = int(f.max()) + 1
+    if not np.array_equal(np.sort(a * n + b), np.sort(b * n + a)):
+        return False
+    _, label = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)), directed=False)
+    p = pos[faces]
+    signed = np.einsum("ij,ij->i", p[:, 0], np.cross(p[:, 1], p[:, 2])) / 6.0
+    volumes = np.bincount(label[f[:, 0]], weights=signed)
+    return bool(np.all(volumes[np.unique(label[f[:, 0]])] > 1e-9))
 
 
 def _chunks(pos: np.ndarray, faces: np.ndarray, size: float, min_tris: int) -> list[np.ndarray]:
@@ -111,9 +152,14 @@ def _check_part(part: MeshPart) -> np.ndarray | None:
         raise ValueError(f"{name}: vertices contain NaN or inf")
     out = np.zeros(len(v), VERTEX_DTYPE)
     out["pos"] = v
-    out["normal"] = _optional(part.normals, (len(v), 3), name, "normals")
-    if part.normals is None:
-        out["normal"] = _vertex_normals(v, f)
+    normals = _optional(part.normals, (len(v), 3), name, "normals")
+    # Lighting is per vertex, so a vertex without a usable normal takes the area-weighted one.
+    if normals is None or not np.all(np.einsum("ij,ij->i", normals, normals) > 1e-12):
+        computed = _vertex_normals(v, f)
+        if normals is not None:
+            computed = np.where((np.einsum("ij,ij->i", normals, normals) > 1e-12)[:, None], normals, computed)
+        normals = computed
+    out["normal"] = normals
     colors = _optional(part.colors, (len(v), 4), name, "colors")
     textured = part.texture is not None and part.uv is not None
     if colors is not None:
@@ -141,7 +187,7 @@ def _optional(value: np.ndarray | None, shape: tuple[int, int], name: str, field
 
 
 def _vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """Area-weighted vertex normals (zero for unused vertices; the shader then shades flat)."""
+    """Area-weighted vertex normals (zero for unused vertices and degenerate faces: ambient light only)."""
     import trimesh
 
     mesh = trimesh.Trimesh(vertices=v, faces=f, process=False)

@@ -1,8 +1,8 @@
-"""moderngl renderer: a headless EGL context, one pass into three render targets per camera.
+"""moderngl renderer: a headless EGL context, one pass per camera into the render targets it needs.
 
 On machines without a GPU this runs on Mesa llvmpipe (Debian: ``libegl1 libegl-mesa0
-libgl1-mesa-dri``), where cost follows the number of triangles drawn, so draws whose bounding sphere
-is outside the view frustum are skipped.
+libgl1-mesa-dri``), where cost follows the triangles and fragments drawn, so draws outside the view
+frustum or in rooms that cannot be seen are skipped and closed meshes are back-face culled.
 
 Example:
     >>> import numpy as np
@@ -30,6 +30,7 @@ from envs.render import shaders
 from envs.render.base import RenderBackend
 from envs.render.camera import frustum_planes, perspective, spheres_in_frustum
 from envs.render.geometry import VERTEX_ATTRIBUTES, VERTEX_FORMAT, pack_parts
+from envs.render.portals import RoomVisibility
 from scenes.types import Scene
 
 
@@ -54,23 +55,32 @@ class FrameStats:
 
 
 class _Targets:
-    """Colour (RGBA8), z-depth (R32F) and instance id (R32I) textures plus a depth buffer."""
+    """One texture per requested kind (RGBA8 colour, R32F z-depth, R32I id) plus a depth buffer."""
 
-    def __init__(self, ctx, height: int, width: int):
+    FORMATS = {"rgb": (4, "f1"), "depth": (1, "f4"), "semantic": (1, "i4")}
+
+    def __init__(self, ctx, height: int, width: int, kinds: tuple[str, ...]):
         size = (width, height)
-        self.color = ctx.texture(size, 4, dtype="f1")
-        self.depth = ctx.texture(size, 1, dtype="f4")
-        self.ids = ctx.texture(size, 1, dtype="i4")
+        self.textures = {k: ctx.texture(size, self.FORMATS[k][0], dtype=self.FORMATS[k][1]) for k in kinds}
+        self.attachment = {k: i for i, k in enumerate(kinds)}
         self.zbuffer = ctx.depth_renderbuffer(size)
-        self.fbo = ctx.framebuffer([self.color, self.depth, self.ids], self.zbuffer)
+        self.fbo = ctx.framebuffer([self.textures[k] for k in kinds], self.zbuffer)
 
     def release(self) -> None:
-        for obj in (self.fbo, self.color, self.depth, self.ids, self.zbuffer):
+        for obj in (self.fbo, *self.textures.values(), self.zbuffer):
             obj.release()
 
 
 class GLBackend(RenderBackend):
-    """Render a :class:`scenes.types.Scene` with moderngl; geometry and textures are uploaded once."""
+    """Render a :class:`scenes.types.Scene` with moderngl; geometry and textures are uploaded once.
+
+    Work is skipped in three ways that never change the pixels: ``frustum_culling`` (draws whose
+    bounding sphere is outside the view), ``room_culling`` (rooms not seen through doorways, see
+    :mod:`envs.render.portals`; needs the scene's ``rooms`` and ``doorways``) and
+    ``backface_culling`` (only for parts that are closed and wound outwards). Only the targets the
+    requested sensor types need are rendered. llvmpipe's thread count is Mesa's ``LP_NUM_THREADS``
+    environment variable (default: one per core), read when the first context is made.
+    """
 
     def __init__(
         self,
@@ -80,6 +90,8 @@ class GLBackend(RenderBackend):
         lighting: Lighting | None = None,
         frustum_culling: bool = True,
         chunk_size: float = 4.0,
+        room_culling: bool = True,
+        backface_culling: bool = True,
     ):
         import moderngl
 
@@ -88,6 +100,7 @@ class GLBackend(RenderBackend):
         self.near, self.far = float(near), float(far)
         self.lighting = lighting or Lighting()
         self.frustum_culling = frustum_culling
+        self.backface_culling = backface_culling
         self.stats = FrameStats()
         try:
             self.ctx = moderngl.create_standalone_context(backend="egl")
@@ -98,29 +111,33 @@ class GLBackend(RenderBackend):
                 f"{os.environ.get('EGL_PLATFORM')!r}. Original error: {exc}"
             ) from exc
         self.ctx.enable(moderngl.DEPTH_TEST)
-        self.ctx.disable(moderngl.CULL_FACE)  # scene meshes are often open or inconsistently wound
-        self.prog = self.ctx.program(vertex_shader=shaders.VERTEX, fragment_shader=shaders.FRAGMENT)
-        self._targets: dict[tuple[int, int], _Targets] = {}
-        self._upload(scene, chunk_size)
-        self._set_lighting()
+        self.ctx.disable(moderngl.CULL_FACE)
+        # Clip-space y is flipped (see _draw), which mirrors the winding on screen.
+        self.ctx.front_face = "cw"
+        self._targets: dict[tuple, _Targets] = {}
+        self._passes: dict[tuple[str, ...], tuple] = {}
         self._closed = False
+        self._upload(scene, chunk_size)
+        self.rooms = None
+        if room_culling and scene.rooms and len(self.draws):
+            self.rooms = RoomVisibility(scene.rooms, scene.doorways, self._lo, self._hi)
 
     def _upload(self, scene: Scene, chunk_size: float) -> None:
         packed = pack_parts(scene.meshes, chunk_size=chunk_size)
         self.draws = packed.draws
-        self._vbo = self._ibo = self._vao = None
+        self._vbo = self._ibo = None
         if len(packed.indices):
             self._vbo = self.ctx.buffer(packed.vertices.tobytes())
             self._ibo = self.ctx.buffer(packed.indices.tobytes())
-            self._vao = self.ctx.vertex_array(
-                self.prog, [(self._vbo, VERTEX_FORMAT, *VERTEX_ATTRIBUTES)], self._ibo, index_element_size=4
-            )
         self._textures = [self._make_texture(t) for t in packed.textures]
         self._white = self._make_texture(np.full((1, 1, 3), 255, np.uint8))
-        # Draw grouped by texture to bind each texture once per pass.
-        self._order = np.array(sorted(range(len(self.draws)), key=lambda i: self.draws[i].texture), dtype=np.int64)
+        # Two-sided draws first, then culled ones, each grouped by texture: few state changes per pass.
+        key = [(d.cull_back, d.texture) for d in self.draws]
+        self._order = np.array(sorted(range(len(self.draws)), key=key.__getitem__), dtype=np.int64)
         self._centers = np.array([d.center for d in self.draws], float).reshape(-1, 3)
         self._radii = np.array([d.radius for d in self.draws], float)
+        self._lo = np.array([d.lo for d in self.draws], float).reshape(-1, 3)
+        self._hi = np.array([d.hi for d in self.draws], float).reshape(-1, 3)
         self.num_triangles = int(len(packed.indices) // 3)
 
     def _make_texture(self, image: np.ndarray):
@@ -132,12 +149,27 @@ class GLBackend(RenderBackend):
         tex.repeat_x = tex.repeat_y = True
         return tex
 
-    def _set_lighting(self) -> None:
-        lt = self.lighting
-        self.prog["u_key_dir"].value = tuple(np.asarray(lt.key_direction) / np.linalg.norm(lt.key_direction))
-        self.prog["u_fill_dir"].value = tuple(np.asarray(lt.fill_direction) / np.linalg.norm(lt.fill_direction))
-        self.prog["u_light"].value = (lt.ambient, lt.key, lt.fill)
-        self.prog["u_tex"].value = 0
+    def _pass(self, kinds: tuple[str, ...]):
+        """(program, vertex array) writing ``kinds``; built on first use."""
+        entry = self._passes.get(kinds)
+        if entry is None:
+            prog = self.ctx.program(vertex_shader=shaders.VERTEX, fragment_shader=shaders.fragment(kinds))
+            lt = self.lighting
+            values = {
+                "u_key_dir": tuple(np.asarray(lt.key_direction) / np.linalg.norm(lt.key_direction)),
+                "u_fill_dir": tuple(np.asarray(lt.fill_direction) / np.linalg.norm(lt.fill_direction)),
+                "u_light": (lt.ambient, lt.key, lt.fill),
+                "u_tex": 0,
+            }
+            for name, value in values.items():
+                if name in prog:  # the compiler drops what a depth- or id-only pass does not use
+                    prog[name].value = value
+            vao = None
+            if self._vbo is not None:
+                vao = self.ctx.vertex_array(prog, [(self._vbo, VERTEX_FORMAT, *VERTEX_ATTRIBUTES)], self._ibo,
+                                            index_element_size=4, skip_errors=True)
+            entry = self._passes[kinds] = (prog, vao)
+        return entry
 
     def render(self, camera_to_world: np.ndarray, sensors: Sequence[SensorSpec]) -> dict[str, np.ndarray]:
         if self._closed:
@@ -147,49 +179,66 @@ class GLBackend(RenderBackend):
             raise ValueError(f"camera_to_world must be a finite 4x4 matrix, got shape {c2w.shape}")
         groups: dict[tuple, list[SensorSpec]] = {}
         for s in sensors:
+            if s.type not in shaders.KINDS:
+                raise ValueError(f"unknown sensor type {s.type!r}")
             groups.setdefault((s.resolution, s.hfov), []).append(s)
         out: dict[str, np.ndarray] = {}
         for (resolution, hfov), group in groups.items():
-            targets = self._draw(c2w, resolution, hfov)
+            kinds = tuple(k for k in shaders.KINDS if any(s.type == k for s in group))
+            targets = self._draw(c2w, resolution, hfov, kinds)
             for s in group:
                 out[s.uuid] = _read(targets, s.type, resolution)
         return out
 
-    def _draw(self, c2w: np.ndarray, resolution: tuple[int, int], hfov: float) -> _Targets:
+    def _draw(self, c2w: np.ndarray, resolution: tuple[int, int], hfov: float, kinds: tuple[str, ...]) -> _Targets:
         h, w = resolution
-        targets = self._targets.get(resolution)
+        targets = self._targets.get((resolution, kinds))
         if targets is None:
-            targets = self._targets[resolution] = _Targets(self.ctx, h, w)
+            targets = self._targets[(resolution, kinds)] = _Targets(self.ctx, h, w, kinds)
+        prog, vao = self._pass(kinds)
         view = np.linalg.inv(c2w)
-        proj = perspective(hfov, w, h, self.near, self.far)
-        view_proj = proj @ view
+        view_proj = perspective(hfov, w, h, self.near, self.far) @ view
         # Flipping clip-space y makes GL's bottom-up framebuffer read back top row first.
         flipped = view_proj.copy()
         flipped[1] *= -1
         targets.fbo.use()
         # All targets clear to zero bits: black, depth 0 (nothing hit), id 0 (background).
         targets.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
-        self.prog["u_view_proj"].write(flipped.T.astype("f4").tobytes())
-        self.prog["u_view"].write(view.T.astype("f4").tobytes())
-        self.prog["u_cam_pos"].value = tuple(c2w[:3, 3])
-        self._draw_visible(view_proj)
+        prog["u_view_proj"].write(flipped.T.astype("f4").tobytes())
+        if "u_view" in prog:
+            prog["u_view"].write(view.T.astype("f4").tobytes())
+        if "u_cam_pos" in prog:
+            prog["u_cam_pos"].value = tuple(c2w[:3, 3])
+        self._draw_visible(prog, vao, view_proj, c2w[:3, 3], kinds)
         return targets
 
-    def _draw_visible(self, view_proj: np.ndarray) -> None:
+    def _draw_visible(self, prog, vao, view_proj: np.ndarray, cam_pos: np.ndarray, kinds: tuple[str, ...]) -> None:
         order = self._order
-        if self.frustum_culling and len(order):
-            visible = spheres_in_frustum(frustum_planes(view_proj), self._centers, self._radii)
+        if len(order) and (self.frustum_culling or self.rooms is not None):
+            visible = np.ones(len(self.draws), bool)
+            if self.frustum_culling:
+                visible &= spheres_in_frustum(frustum_planes(view_proj), self._centers, self._radii)
+            if self.rooms is not None:
+                visible &= self.rooms.visible_draws(cam_pos, view_proj)
             order = order[visible[order]]
-        uid = self.prog["u_instance_id"]
-        bound, tris = None, 0
+        uid = prog["u_instance_id"] if "semantic" in kinds else None
+        textured = "rgb" in kinds
+        bound, culling, tris, last_id = None, False, 0, None
         for i in order:
             d = self.draws[i]
-            if d.texture != bound:
+            cull = d.cull_back and self.backface_culling
+            if cull != culling:
+                (self.ctx.enable if cull else self.ctx.disable)(self._mgl.CULL_FACE)
+                culling = cull
+            if textured and d.texture != bound:
                 (self._textures[d.texture] if d.texture >= 0 else self._white).use(0)
                 bound = d.texture
-            uid.value = d.instance_id
-            self._vao.render(self._mgl.TRIANGLES, vertices=d.count, first=d.first)
+            if uid is not None and d.instance_id != last_id:
+                uid.value = last_id = d.instance_id
+            vao.render(self._mgl.TRIANGLES, vertices=d.count, first=d.first)
             tris += d.count // 3
+        if culling:
+            self.ctx.disable(self._mgl.CULL_FACE)
         self.stats = FrameStats(len(order), tris, len(self.draws) - len(order))
 
     def close(self) -> None:
@@ -203,15 +252,14 @@ class GLBackend(RenderBackend):
 
 def _read(targets: _Targets, kind: str, resolution: tuple[int, int]) -> np.ndarray:
     h, w = resolution
+    at = targets.attachment[kind]
     if kind == "rgb":
         out = np.empty((h, w, 3), np.uint8)
-        targets.fbo.read_into(out, components=3, attachment=0)
+        targets.fbo.read_into(out, components=3, attachment=at)
     elif kind == "depth":
         out = np.empty((h, w), np.float32)
-        targets.fbo.read_into(out, components=1, attachment=1, dtype="f4")
-    elif kind == "semantic":
-        out = np.empty((h, w), np.int32)
-        targets.fbo.read_into(out, components=1, attachment=2, dtype="i4")
+        targets.fbo.read_into(out, components=1, attachment=at, dtype="f4")
     else:
-        raise ValueError(f"unknown sensor type {kind!r}")
+        out = np.empty((h, w), np.int32)
+        targets.fbo.read_into(out, components=1, attachment=at, dtype="i4")
     return out
