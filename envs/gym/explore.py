@@ -36,17 +36,16 @@ def room_id_at(world, position) -> int | None:
     """The id of the room containing ``position`` (x, z), or None; polygons prepared once per scene."""
     import shapely
 
-    polys = world.cache.get("room_polygons")
-    if polys is None:
-        polys = [(r.room_id, shapely.Polygon(r.polygon)) for r in world.scene.rooms]
-        for _, poly in polys:
-            shapely.prepare(poly)
-        world.cache["room_polygons"] = polys
-    x, z = float(position[0]), float(position[2])
-    for room_id, poly in polys:
-        if shapely.intersects_xy(poly, x, z):
-            return int(room_id)
-    return None
+    cached = world.cache.get("room_polygons")
+    if cached is None:
+        polys = np.array([shapely.Polygon(r.polygon) for r in world.scene.rooms], dtype=object)
+        shapely.prepare(polys)
+        cached = world.cache["room_polygons"] = ([int(r.room_id) for r in world.scene.rooms], polys)
+    ids, polys = cached
+    if not ids:
+        return None
+    hits = np.flatnonzero(shapely.intersects_xy(polys, float(position[0]), float(position[2])))
+    return ids[hits[0]] if len(hits) else None
 
 
 class ExploreEnv(VLM2NavEnv):

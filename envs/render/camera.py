@@ -70,17 +70,23 @@ def backproject(depth: np.ndarray, K: np.ndarray, camera_to_world: np.ndarray | 
     return pts
 
 
+# Gribb & Hartmann: the left/right/bottom/top/near/far planes are row 3 plus or minus rows 0, 1, 2.
+_PLANE_ROWS = np.array([0, 0, 1, 1, 2, 2])
+_PLANE_SIGNS = np.array([1.0, -1.0, 1.0, -1.0, 1.0, -1.0])
+
+
 def frustum_planes(view_proj: np.ndarray) -> np.ndarray:
     """The 6 clip planes (6, 4) as ``[a, b, c, d]`` with ``a x + b y + c z + d >= 0`` inside, unit normals.
 
     Extracted from the rows of the view-projection matrix (Gribb & Hartmann).
     """
     m = np.asarray(view_proj, float)
-    planes = np.stack([m[3] + m[0], m[3] - m[0], m[3] + m[1], m[3] - m[1], m[3] + m[2], m[3] - m[2]])
-    return planes / np.linalg.norm(planes[:, :3], axis=1, keepdims=True)
+    planes = m[3] + _PLANE_SIGNS[:, None] * m[_PLANE_ROWS]
+    return planes / np.sqrt(np.einsum("ij,ij->i", planes[:, :3], planes[:, :3]))[:, None]
+
 
 
 def spheres_in_frustum(planes: np.ndarray, centers: np.ndarray, radii: np.ndarray) -> np.ndarray:
     """Boolean mask (N,): which bounding spheres touch the frustum (conservative: no false negatives)."""
     dist = centers @ planes[:, :3].T + planes[:, 3]
-    return np.all(dist >= -radii[:, None], axis=1)
+    return (dist + radii[:, None] >= 0).all(axis=1)

@@ -48,7 +48,7 @@ class RoomVisibility:
         self.margin = float(margin)
         self.room_ids = [int(r.room_id) for r in rooms]
         index = {rid: i for i, rid in enumerate(self.room_ids)}
-        self._polys = [shapely.Polygon(np.asarray(r.polygon, float)) for r in rooms]
+        self._polys = np.array([shapely.Polygon(np.asarray(r.polygon, float)) for r in rooms], dtype=object)
         for p in self._polys:
             shapely.prepare(p)
         lo, hi = np.asarray(lo, float).reshape(-1, 3), np.asarray(hi, float).reshape(-1, 3)
@@ -57,22 +57,29 @@ class RoomVisibility:
         shrunk = [p.buffer(-1e-3) for p in self._polys]
         self.member = np.array([shapely.intersects(s, boxes) for s in shrunk], bool).reshape(len(rooms), len(lo))
         self.always = ~self.member.any(axis=0)
-        self._portals: list[list[tuple[int, np.ndarray]]] = [[] for _ in rooms]
+        self._portals: list[list[tuple[int, int]]] = [[] for _ in rooms]  # room -> (neighbour, portal)
+        quads = []
         for d in doorways:
             if d.room_a not in index or d.room_b not in index:
                 continue  # a doorway to the outside or to an unknown room opens onto nothing we draw
             a, b = index[d.room_a], index[d.room_b]
-            quad = _opening(d, rooms[a], rooms[b])
-            self._portals[a].append((b, quad))
-            self._portals[b].append((a, quad))
+            self._portals[a].append((b, len(quads)))
+            self._portals[b].append((a, len(quads)))
+            quads.append(_opening(d, rooms[a], rooms[b]))
+        self._quads = np.array(quads, float).reshape(-1, 4, 4)
+        self._last_xz: tuple[float, float] | None = None
+        self._last_rooms: list[int] = []
 
     def camera_rooms(self, position: np.ndarray) -> list[int]:
         """Indices of the rooms within ``margin`` of the camera (x, z); several near a doorway."""
         import shapely
 
-        x, z = float(position[0]), float(position[2])
-        pt = shapely.Point(x, z)
-        return [i for i, p in enumerate(self._polys) if p.distance(pt) <= self.margin]
+        xz = (float(position[0]), float(position[2]))
+        if xz != self._last_xz:  # turning in place keeps the room: skip the polygon tests
+            dist = shapely.distance(self._polys, shapely.Point(*xz))
+            self._last_rooms = np.flatnonzero(dist <= self.margin).tolist()
+            self._last_xz = xz
+        return self._last_rooms
 
     def visible_rooms(self, position: np.ndarray, view_proj: np.ndarray) -> np.ndarray | None:
         """Boolean mask over rooms, or None when the camera is in no room (then draw everything)."""
@@ -80,21 +87,22 @@ class RoomVisibility:
         if not start:
             return None
         seen = np.zeros(len(self.room_ids), bool)
-        full = np.array([-1.0, -1.0, 1.0, 1.0])
-        stack = [(i, full, frozenset([i])) for i in start]
+        screen = _portal_rects(self._quads, view_proj)
+        stack = [(i, (-1.0, -1.0, 1.0, 1.0), frozenset([i])) for i in start]
         expansions = 0
         while stack:
             room, rect, path = stack.pop()
             seen[room] = True
-            for other, quad in self._portals[room]:
-                if other in path:
+            for other, portal in self._portals[room]:
+                if other in path or screen[portal] is None:
                     continue
                 expansions += 1
                 if expansions > MAX_EXPANSIONS:
                     return None
-                narrowed = _narrow(rect, quad, view_proj)
-                if narrowed is not None:
-                    stack.append((other, narrowed, path | {other}))
+                r = screen[portal]
+                cut = (max(rect[0], r[0]), max(rect[1], r[1]), min(rect[2], r[2]), min(rect[3], r[3]))
+                if cut[0] < cut[2] and cut[1] < cut[3]:
+                    stack.append((other, cut, path | {other}))
         return seen
 
     def visible_draws(self, position: np.ndarray, view_proj: np.ndarray) -> np.ndarray:
@@ -118,20 +126,25 @@ def _opening(d: Doorway, a: Room, b: Room) -> np.ndarray:
     return np.array([[xs[0], y0, zs[0], 1], [xs[1], y0, zs[1], 1], [xs[1], y1, zs[1], 1], [xs[0], y1, zs[0], 1]])
 
 
-def _narrow(rect: np.ndarray, quad: np.ndarray, view_proj: np.ndarray) -> np.ndarray | None:
-    """``rect`` (x0, y0, x1, y1 in NDC) cut to the opening's screen bounds; None when nothing is left."""
-    clip = quad @ np.asarray(view_proj, float).T
-    w = clip[:, 3]
-    if np.all(w <= 1e-6):
-        return None  # the whole opening is behind the camera
-    # Outside one clip plane with all four corners: the opening cannot be seen.
-    for axis in (0, 1, 2):
-        if np.all(clip[:, axis] > w) or np.all(clip[:, axis] < -w):
-            return None
-    if np.any(w <= 1e-6):
-        return rect  # the opening straddles the camera plane (standing in the doorway): no narrowing
-    ndc = clip[:, :2] / w[:, None]
-    cut = np.concatenate([np.maximum(rect[:2], ndc.min(axis=0)), np.minimum(rect[2:], ndc.max(axis=0))])
-    if cut[0] >= cut[2] or cut[1] >= cut[3]:
-        return None
-    return cut
+def _portal_rects(quads: np.ndarray, view_proj: np.ndarray) -> list[tuple[float, float, float, float] | None]:
+    """Screen bounds (x0, y0, x1, y1 in NDC) of each opening (P, 4 corners, 4); None when it cannot be seen.
+
+    An opening that straddles the camera plane (the camera stands in the doorway) gets the whole screen.
+    """
+    clip = (quads @ np.asarray(view_proj, float).T).tolist()  # (P, 4, 4); plain floats are faster here
+    out: list[tuple[float, float, float, float] | None] = []
+    for corners in clip:
+        ws = [c[3] for c in corners]
+        if max(ws) <= 1e-6:
+            out.append(None)  # all behind the camera
+            continue
+        # All four corners outside one clip plane: the opening cannot be seen.
+        if any(all(c[a] > c[3] for c in corners) or all(c[a] < -c[3] for c in corners) for a in range(3)):
+            out.append(None)
+        elif min(ws) <= 1e-6:
+            out.append((-1.0, -1.0, 1.0, 1.0))
+        else:
+            xs = [c[0] / c[3] for c in corners]
+            ys = [c[1] / c[3] for c in corners]
+            out.append((min(xs), min(ys), max(xs), max(ys)))
+    return out
