@@ -43,7 +43,7 @@ from .episode import DEFAULT_FPS, EpisodeLog
 from .question import Question, save_jsonl
 from .questions import GenConfig, generate_questions
 from .store import EpisodeStore
-from .tasks import HORIZONS
+from .tasks import HORIZONS, QUESTION_TYPES
 
 SPLITS = ("train", "val", "test")
 DEFAULT_EPISODES = {"short": {"count": 1, "budget": 200}, "mid": {"count": 1, "budget": 400},
@@ -266,13 +266,16 @@ def build_split(cfg: BuildConfig, progress: bool = True) -> dict[str, Any]:
         finally:
             env.close()
     bar.close()
-    questions = [q for sid in scene_ids for h, k, _ in plan for q in store.questions(episode_id(sid, h, k))]
+    episodes = [episode_id(sid, h, k) for sid in scene_ids for h, k, _ in plan]
+    questions = [q for eid in episodes for q in store.questions(eid)]
     save_jsonl(questions, out / "questions.jsonl")
     manifest = {
         "split": cfg.split, "build_key": key, "scene_dataset": str(dataset_dir), "scenes": scene_ids,
-        "episodes": [episode_id(s, h, k) for s in scene_ids for h, k, _ in plan],
+        "episodes": episodes,
         "episodes_recorded": len(scene_ids) * len(plan) - skipped, "episodes_skipped": skipped,
         "num_questions": len(questions), "counts": question_counts(questions),
+        # wall time of this run only (a resumed run skips the recorded episodes); timings stay out of the
+        # episode files so that the same seed gives byte-identical episodes
         "seconds": {"scenes": round(t_scenes, 2), "total": round(time.perf_counter() - t0, 2)},
         "config": {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name != "scene_spec"},
     }
@@ -283,10 +286,10 @@ def build_split(cfg: BuildConfig, progress: bool = True) -> dict[str, Any]:
 
 
 def question_counts(questions: list[Question]) -> dict[str, dict[str, int]]:
-    """{question_type: {horizon: count, "all": count}} in task order."""
+    """{question_type: {horizon: count, "all": count}} in the benchmarks' order (VSI, then VSTI)."""
     c = Counter((q.question_type, q.horizon) for q in questions)
     out: dict[str, dict[str, int]] = {}
-    for qt in dict.fromkeys(q.question_type for q in sorted(questions, key=lambda q: q.question_type)):
+    for qt in [t for t in QUESTION_TYPES if any(q.question_type == t for q in questions)]:
         out[qt] = {h: c[(qt, h)] for h in HORIZONS}
         out[qt]["all"] = sum(out[qt].values())
     return out
