@@ -155,4 +155,25 @@ class VLM2Config(PreTrainedConfig):
         return self.entry_grid**2
 
 
-__all__ = ["VLM2Config", "GEOMETRY_SOURCES", "FUSION_MODES", "MEMORY_MODES"]
+
+
+
+def config_from_hydra(model_cfg, memory_cfg=None, **overrides) -> VLM2Config:
+    """Merge the `model` and `memory` Hydra groups (their `name` keys dropped) into a VLM2Config.
+
+    Example:
+        >>> from omegaconf import OmegaConf
+        >>> config_from_hydra(OmegaConf.create({"name": "t", "memory_mode": "working"})).memory_mode
+        'working'
+    """
+    from omegaconf import OmegaConf
+
+    merged: dict = {}
+    for part in (model_cfg, memory_cfg):
+        if part is not None:
+            d = OmegaConf.to_container(part, resolve=True) if OmegaConf.is_config(part) else dict(part)
+            d.pop("name", None)
+            merged.update(d)
+    merged.update(overrides)
+    return VLM2Config(**merged)
+__all__ = ["VLM2Config", "config_from_hydra", "GEOMETRY_SOURCES", "FUSION_MODES", "MEMORY_MODES"]
