@@ -6,6 +6,12 @@ frustum culling sees every direction. Timings on a shared CPU are noisy: run it 
 
     python experiments/bench_render.py                     # 10 and 100 objects, 128 and 256 px
     python experiments/bench_render.py --objects 300 --frames 100 --textures per-part
+    python experiments/bench_render.py --apartment 0      # a generated apartment, culling stage by stage
+
+In ``--apartment`` mode the camera visits random navigable poses of the generated apartment (what an
+environment renders) and each culling stage is switched on in turn: frustum, rooms seen through
+doorways, back faces of closed parts. Set ``LP_NUM_THREADS=0`` to render in the calling thread
+(CPU time per frame without llvmpipe's worker threads).
 """
 
 from __future__ import annotations
@@ -90,6 +96,48 @@ def bench(scene: Scene, size: int, types: tuple[str, ...], frames: int, culling:
     return frames / elapsed, tris / frames
 
 
+CULLING_STAGES = {
+    "none": dict(frustum_culling=False, room_culling=False, backface_culling=False),
+    "frustum": dict(frustum_culling=True, room_culling=False, backface_culling=False),
+    "frustum+rooms": dict(frustum_culling=True, room_culling=True, backface_culling=False),
+    "frustum+rooms+backface": dict(frustum_culling=True, room_culling=True, backface_culling=True),
+}
+
+
+def bench_apartment(seed: int, size: int, types: tuple[str, ...], frames: int, stage: str) -> tuple[float, float]:
+    """(frames per second, mean triangles drawn) over random navigable poses of apartment ``seed``."""
+    from envs.navigation import NavGrid
+    from scenes.generator import generate_scene
+
+    scene = generate_scene(seed)
+    rng = np.random.default_rng(seed)
+    grid = NavGrid.from_scene(scene)
+    poses = [camera_to_world(grid.sample_navigable_point(rng), rng.uniform(-np.pi, np.pi), (0, 1.25, 0))
+             for _ in range(64)]
+    sensors = [SensorSpec(t, t, (size, size)) for t in types]
+    with GLBackend(scene, **CULLING_STAGES[stage]) as gl:
+        for p in poses[:5]:
+            gl.render(p, sensors)
+        tris = 0
+        start = time.perf_counter()
+        for i in range(frames):
+            gl.render(poses[i % len(poses)], sensors)
+            tris += gl.stats.triangles
+        elapsed = time.perf_counter() - start
+    return frames / elapsed, tris / frames
+
+
+def apartment_table(seed: int, sizes: list[int], frames: int) -> None:
+    rows = []
+    configs = [(s, ty, st) for s in sizes for ty in (("rgb", "depth"), ("rgb", "depth", "semantic"))
+               for st in CULLING_STAGES]
+    for size, types, stage in tqdm(configs, desc="apartment", leave=False):
+        fps, tris = bench_apartment(seed, size, types, frames, stage)
+        rows.append(f"{size}x{size} | {'+'.join(types)} | {stage} | {tris:.0f} | {fps:.0f}")
+    print(f"apartment seed {seed}\nresolution | sensors | culling | tris drawn | frames/s\n---|---|---|---|---")
+    print("\n".join(rows))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--objects", type=int, nargs="+", default=[10, 100])
@@ -97,7 +145,12 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--textures", choices=["shared", "per-part", "none"], nargs="+", default=["shared"])
     ap.add_argument("--no-culling-row", action="store_true", help="skip the rows without frustum culling")
+    ap.add_argument("--apartment", type=int, default=None, metavar="SEED",
+                    help="benchmark a generated apartment instead of the synthetic room")
     args = ap.parse_args()
+    if args.apartment is not None:
+        apartment_table(args.apartment, args.sizes, args.frames)
+        return
     sensor_sets = [("rgb", "depth"), ("rgb", "depth", "semantic")]
     rows = []
     configs = [(n, t, s, ty, c) for n in args.objects for t in args.textures for s in args.sizes

@@ -102,6 +102,47 @@ def test_async_vector_env_two_workers():
     venv.close()
 
 
+def test_pointnav_success_is_strict_at_the_boundary():
+    # habitat-lab (and envs.measures) count success only for distance_to_goal < success_distance
+    env = gym.make("VLM2/PointNav-v0", **SMALL).unwrapped
+    env.reset(seed=0)
+    start = env._snap(env.position)  # reset options are snapped to grid cells: use such points
+    # a goal a few cells away on a clear straight line, where the geodesic is the Euclidean distance
+    goal = next(g for g in (env._snap(start + off) for off in 0.15 * np.array([[1, 0, 0], [-1, 0, 0], [0, 0, 1]]))
+                if 0.1 < np.hypot(*(g - start)[[0, 2]]) < 0.2)
+    d = float(np.hypot(*(goal - start)[[0, 2]]))
+    for success_distance, expected in [(d, 0.0), (np.nextafter(d, np.inf), 1.0), (d / 2, 0.0)]:
+        env.success_distance = success_distance
+        _, info = env.reset(seed=0, options={"position": start, "heading": 0.0, "goal": goal})
+        assert info["distance_to_goal"] == pytest.approx(d, abs=1e-12)
+        _, reward, term, _, info = env.step(ACTIONS.index("stop"))
+        assert term and info["success"] == expected and info["spl"] == expected
+        assert reward == pytest.approx(-0.01 + 2.5 * expected)
+    env.close()
+
+
+def test_sb3_subproc_vec_env_two_spawned_workers():
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    kw = dict(sensors=("rgb", "depth", "pose"), **SMALL)
+    # "envs:" makes each spawned worker import envs (registering the ids); GL contexts are made there
+    venv = SubprocVecEnv([lambda: gym.make("envs:VLM2/PointNav-v0", max_episode_steps=50, **kw)] * 2,
+                         start_method="spawn")
+    try:
+        space = venv.observation_space
+        venv.seed(3)
+        obs = venv.reset()
+        for _ in range(3):
+            obs, rew, done, info = venv.step(np.array([1, 2]))
+        for key, sub in space.spaces.items():
+            assert obs[key].shape == (2, *sub.shape) and obs[key].dtype == sub.dtype, key
+        assert obs["rgb"].shape == (2, 24, 32, 3) and obs["depth"].shape == (2, 24, 32, 1)
+        assert rew.shape == (2,) and done.shape == (2,) and "distance_to_goal" in info[0]
+        assert not np.array_equal(obs["rgb"][0], obs["rgb"][1])  # two seeds, two scenes or poses
+    finally:
+        venv.close()
+
+
 def test_invalid_actions_and_configs_raise_clear_errors():
     env = gym.make("VLM2/Explore-v0", **SMALL).unwrapped
     env.reset(seed=0)

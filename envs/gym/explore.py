@@ -10,7 +10,7 @@ next action.
 
 Example:
     >>> import gymnasium as gym, envs
-    >>> env = gym.make("VLM2/Explore-v0", tour="short", sensors=("rgb",), sim={"resolution": (32, 32)})
+    >>> env = gym.make("VLM2/Explore-v0", tour="mid", sensors=("rgb",), sim={"resolution": (32, 32)})
     >>> obs, info = env.reset(seed=1)
     >>> done = False
     >>> while not done:

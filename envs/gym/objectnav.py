@@ -93,15 +93,11 @@ class ObjectNavEnv(NavTaskMixin, VLM2NavEnv):
             self.world.cache[key] = cells
         return cells
 
-    def _distance_to_goal(self) -> float:
-        return float(self.navgrid.geodesic_distance_to_cells(self.position, self._goal_cells(self.goal_category)))
-
-    def step(self, action):
-        self._prev_position = self.position.copy()
-        return super().step(action)
+    def _distance_to_goal_at(self, position: np.ndarray) -> float:
+        return float(self.navgrid.geodesic_distance_to_cells(position, self._goal_cells(self.goal_category)))
 
     def _task_step(self, action: int) -> tuple[float, bool]:
-        return self._measure_step(action, self._prev_position)
+        return self._measure_step(action)
 
     def _task_observation(self) -> dict[str, np.ndarray]:
         d = self.position - self.start_position
@@ -115,11 +111,7 @@ class ObjectNavEnv(NavTaskMixin, VLM2NavEnv):
         }
 
     def _task_info(self) -> dict[str, Any]:
-        from envs import measures
-
-        m = self._measures()
-        m["soft_spl"] = float(measures.soft_spl(self.distance_to_goal, self.start_distance, self.path_length))
-        return {**m, "goal_category": self.goal_category}
+        return {**self._measures(), "goal_category": self.goal_category}
 
     def oracle_action(self) -> int:
         """The shortest-path follower's action toward the nearest view point of the goal category."""

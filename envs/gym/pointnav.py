@@ -4,8 +4,9 @@ Observation ``pointgoal_with_gps_compass`` = ``[rho, phi]``: the goal's distance
 (radians, positive = to the agent's left) relative to the agent's current pose, as habitat-lab's
 ``IntegratedPointGoalGPSAndCompassSensor`` (polar, ``[rho, -phi]`` of its cartesian frame).
 
-``info``: ``distance_to_goal`` (geodesic, m), ``success`` (``stop`` within ``success_distance``,
-0.2 m), ``spl`` = success * d_start / max(d_start, path_length). Reward (habitat-lab's
+``info`` (:mod:`envs.measures`): ``distance_to_goal`` (geodesic, m), ``success`` (``stop`` with
+``distance_to_goal < success_distance``, 0.2 m), ``spl`` = success * d_start / max(d_start, path_length),
+``soft_spl``. Reward (habitat-lab's
 ``reward_measure`` = distance_to_goal): decrease of the geodesic distance, minus 0.01 per step,
 plus 2.5 on success.
 
@@ -37,7 +38,7 @@ SUCCESS_REWARD = 2.5
 def polar_goal(position: np.ndarray, heading: float, goal: np.ndarray) -> np.ndarray:
     """``[rho, phi]`` of ``goal`` seen from an agent at ``position`` with ``heading`` (phi > 0: left).
 
-    >>> polar_goal(np.zeros(3), 0.0, np.array([-1.0, 0.0, 0.0])).round(4).tolist()  # 1 m to the left
+    >>> [round(float(v), 4) for v in polar_goal(np.zeros(3), 0.0, np.array([-1.0, 0.0, 0.0]))]  # 1 m to the left
     [1.0, 1.5708]
     """
     d = np.asarray(goal, float) - np.asarray(position, float)
@@ -47,41 +48,50 @@ def polar_goal(position: np.ndarray, heading: float, goal: np.ndarray) -> np.nda
 
 
 class NavTaskMixin:
-    """Bookkeeping shared by PointNav and ObjectNav: path length, distance, success, SPL, reward."""
+    """Measures and reward shared by PointNav and ObjectNav, computed by :class:`envs.measures.NavigationMeasures`
+    (one definition of ``success``: ``stop`` with ``distance_to_goal < success_distance``, strict as in
+    habitat-lab). Subclasses give ``_distance_to_goal_at(position)``, the geodesic distance to the goal."""
 
     success_distance: float
 
-    def _start_measures(self) -> None:
-        self.path_length = 0.0
-        self.called_stop = False
-        self.start_distance = self._distance_to_goal()
-        self.distance_to_goal = self.start_distance
-        if not np.isfinite(self.start_distance):
-            raise RuntimeError(f"scene {self.scene.scene_id}: goal not reachable from the start (sampling bug)")
+    def _distance_to_goal_at(self, position: np.ndarray) -> float:
+        raise NotImplementedError
 
-    def _measure_step(self, action: int, prev_position: np.ndarray) -> tuple[float, bool]:
+    def _start_measures(self) -> None:
+        from envs.measures import NavigationMeasures
+
+        self.measures = NavigationMeasures(self._distance_to_goal_at, self.success_distance)
+        try:
+            self.measures.reset(self.position)
+        except ValueError as exc:
+            raise RuntimeError(f"scene {self.scene.scene_id}: goal not reachable from the start (sampling bug)") from exc
+
+    def _measure_step(self, action: int) -> tuple[float, bool]:
         prev = self.distance_to_goal
-        self.path_length += float(np.linalg.norm(self.position - prev_position))
-        self.distance_to_goal = self._distance_to_goal()
-        self.called_stop = action == STOP
-        reward = (prev - self.distance_to_goal) + SLACK_REWARD
-        if self.success:
+        values = self.measures.update(self.position, stopped=action == STOP)
+        reward = (prev - values["distance_to_goal"]) + SLACK_REWARD
+        if values["success"]:
             reward += SUCCESS_REWARD
-        return reward, self.called_stop
+        return reward, action == STOP
+
+    @property
+    def distance_to_goal(self) -> float:
+        return self.measures.distance_to_goal.value
+
+    @property
+    def start_distance(self) -> float:
+        return self.measures.distance_to_goal.start_distance
+
+    @property
+    def path_length(self) -> float:
+        return self.measures.spl.path_length
 
     @property
     def success(self) -> float:
-        return float(self.called_stop and self.distance_to_goal <= self.success_distance)
+        return self.measures.success.value
 
     def _measures(self) -> dict[str, float]:
-        from envs import measures
-
-        out = {
-            "distance_to_goal": float(self.distance_to_goal),
-            "success": self.success,
-            "spl": float(measures.spl(self.success, self.start_distance, self.path_length)),
-        }
-        return out
+        return {k: float(v) for k, v in self.measures.values.items()}
 
 
 class PointNavEnv(NavTaskMixin, VLM2NavEnv):
@@ -126,15 +136,11 @@ class PointNavEnv(NavTaskMixin, VLM2NavEnv):
         finite = [i for i, d in enumerate(dists) if np.isfinite(d)]
         return cands[max(finite, key=lambda i: dists[i])]
 
-    def _distance_to_goal(self) -> float:
-        return self._geodesic(self.position, self.goal)
-
-    def step(self, action):
-        self._prev_position = self.position.copy()
-        return super().step(action)
+    def _distance_to_goal_at(self, position: np.ndarray) -> float:
+        return self._geodesic(position, self.goal)
 
     def _task_step(self, action: int) -> tuple[float, bool]:
-        return self._measure_step(action, self._prev_position)
+        return self._measure_step(action)
 
     def _task_observation(self) -> dict[str, np.ndarray]:
         return {"pointgoal_with_gps_compass": polar_goal(self.position, self.heading, self.goal)}
