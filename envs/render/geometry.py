@@ -25,9 +25,12 @@ import numpy as np
 from scenes.types import MeshPart
 
 # Interleaved layout; the matching moderngl format string is VERTEX_FORMAT.
-VERTEX_DTYPE = np.dtype([("pos", "<f4", 3), ("normal", "<f4", 3), ("color", "u1", 4), ("uv", "<f4", 2)])
-VERTEX_FORMAT = "3f 3f 4f1 2f"
-VERTEX_ATTRIBUTES = ("in_pos", "in_normal", "in_color", "in_uv")
+# Instance id and texture layer ride on the vertices, so every visible range is drawn by one
+# multi-draw call without per-draw uniforms or texture binds.
+VERTEX_DTYPE = np.dtype([("pos", "<f4", 3), ("normal", "<f4", 3), ("color", "u1", 4), ("uv", "<f4", 2),
+                         ("layer", "<f4"), ("instance", "<i4")])
+VERTEX_FORMAT = "3f 3f 4f1 2f 1f 1i"
+VERTEX_ATTRIBUTES = ("in_pos", "in_normal", "in_color", "in_uv", "in_layer", "in_instance")
 DEFAULT_COLOR = (200, 200, 200, 255)  # parts with neither colours nor texture
 
 
@@ -48,7 +51,7 @@ class Draw:
 
 @dataclass
 class PackedScene:
-    vertices: np.ndarray  # structured VERTEX_DTYPE (N,)
+    vertices: np.ndarray  # structured VERTEX_DTYPE (N,); "layer" indexes textures, len(textures) = none
     indices: np.ndarray  # uint32 (3M,)
     draws: list[Draw]
     textures: list[np.ndarray]  # (H, W, 3|4) uint8, shared by identity between parts
@@ -70,6 +73,8 @@ def pack_parts(parts: Sequence[MeshPart], chunk_size: float = 4.0, chunk_min_tri
                 tex_slot[key] = len(textures)
                 textures.append(part.texture)
             slot = tex_slot[key]
+        v["layer"] = slot
+        v["instance"] = int(part.instance_id)
         verts.append(v)
         faces = np.asarray(part.faces, np.int64)
         closed = closed_outward(v["pos"], faces)
@@ -84,6 +89,7 @@ def pack_parts(parts: Sequence[MeshPart], chunk_size: float = 4.0, chunk_min_tri
             n_idx += chunk.size
         n_vert += len(v)
     vertices = np.concatenate(verts) if verts else np.zeros(0, VERTEX_DTYPE)
+    vertices["layer"][vertices["layer"] < 0] = len(textures)  # the white layer after the textures
     indices = np.concatenate(idx) if idx else np.zeros(0, np.uint32)
     return PackedScene(vertices, indices, draws, textures)
 

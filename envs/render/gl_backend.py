@@ -129,21 +129,35 @@ class GLBackend(RenderBackend):
         if len(packed.indices):
             self._vbo = self.ctx.buffer(packed.vertices.tobytes())
             self._ibo = self.ctx.buffer(packed.indices.tobytes())
-        self._textures = [self._make_texture(t) for t in packed.textures]
-        self._white = self._make_texture(np.full((1, 1, 3), 255, np.uint8))
-        # Two-sided draws first, then culled ones, each grouped by texture: few state changes per pass.
-        key = [(d.cull_back, d.texture) for d in self.draws]
-        self._order = np.array(sorted(range(len(self.draws)), key=key.__getitem__), dtype=np.int64)
+        self._texture = self._make_texture_array(packed.textures)
+        # Two-sided draws first, then back-face-culled ones: two multi-draw calls per pass.
+        self._order = np.array(sorted(range(len(self.draws)), key=lambda i: self.draws[i].cull_back), dtype=np.int64)
+        self._cull_back = np.array([d.cull_back for d in self.draws], bool)
+        # glMultiDrawElementsIndirect commands: count, instance count, first index, base vertex, base instance
+        self._commands = np.array([[d.count, 1, d.first, 0, 0] for d in self.draws], np.uint32).reshape(-1, 5)
+        self._indirect = self.ctx.buffer(reserve=max(1, len(self.draws)) * 20, dynamic=True)
         self._centers = np.array([d.center for d in self.draws], float).reshape(-1, 3)
         self._radii = np.array([d.radius for d in self.draws], float)
         self._lo = np.array([d.lo for d in self.draws], float).reshape(-1, 3)
         self._hi = np.array([d.hi for d in self.draws], float).reshape(-1, 3)
         self.num_triangles = int(len(packed.indices) // 3)
 
-    def _make_texture(self, image: np.ndarray):
-        image = np.ascontiguousarray(image, dtype=np.uint8)
-        h, w, c = image.shape
-        tex = self.ctx.texture((w, h), c, image.tobytes(), alignment=1)
+    def _make_texture_array(self, textures: list[np.ndarray]):
+        """All textures as layers of one mipmapped, repeating array texture, plus a white last layer.
+
+        Layers share one size: textures of another size are resampled to the largest width and height.
+        """
+        from skimage.transform import resize
+
+        images = [np.asarray(t, np.uint8)[..., :3] for t in textures]
+        h = max([im.shape[0] for im in images], default=1)
+        w = max([im.shape[1] for im in images], default=1)
+        layers = np.full((len(images) + 1, h, w, 3), 255, np.uint8)
+        for i, im in enumerate(images):
+            if im.shape[:2] != (h, w):
+                im = np.clip(resize(im, (h, w), order=1, preserve_range=True, anti_aliasing=False) + 0.5, 0, 255)
+            layers[i] = im
+        tex = self.ctx.texture_array((w, h, len(layers)), 3, layers.tobytes(), alignment=1)
         tex.build_mipmaps()
         tex.filter = (self._mgl.LINEAR_MIPMAP_LINEAR, self._mgl.LINEAR)
         tex.repeat_x = tex.repeat_y = True
@@ -221,24 +235,20 @@ class GLBackend(RenderBackend):
             if self.rooms is not None:
                 visible &= self.rooms.visible_draws(cam_pos, view_proj)
             order = order[visible[order]]
-        uid = prog["u_instance_id"] if "semantic" in kinds else None
-        textured = "rgb" in kinds
-        bound, culling, tris, last_id = None, False, 0, None
-        for i in order:
-            d = self.draws[i]
-            cull = d.cull_back and self.backface_culling
-            if cull != culling:
-                (self.ctx.enable if cull else self.ctx.disable)(self._mgl.CULL_FACE)
-                culling = cull
-            if textured and d.texture != bound:
-                (self._textures[d.texture] if d.texture >= 0 else self._white).use(0)
-                bound = d.texture
-            if uid is not None and d.instance_id != last_id:
-                uid.value = last_id = d.instance_id
-            vao.render(self._mgl.TRIANGLES, vertices=d.count, first=d.first)
-            tris += d.count // 3
-        if culling:
-            self.ctx.disable(self._mgl.CULL_FACE)
+        if len(order):
+            commands = self._commands[order]
+            self._indirect.write(commands.tobytes())
+            if "rgb" in kinds:
+                self._texture.use(0)
+            n_two_sided = int(np.count_nonzero(~self._cull_back[order])) if self.backface_culling else len(order)
+            if n_two_sided:
+                vao.render_indirect(self._indirect, self._mgl.TRIANGLES, count=n_two_sided, first=0)
+            if n_two_sided < len(order):
+                self.ctx.enable(self._mgl.CULL_FACE)
+                vao.render_indirect(self._indirect, self._mgl.TRIANGLES, count=len(order) - n_two_sided,
+                                    first=n_two_sided)
+                self.ctx.disable(self._mgl.CULL_FACE)
+        tris = int(self._commands[order, 0].sum()) // 3 if len(order) else 0
         self.stats = FrameStats(len(order), tris, len(self.draws) - len(order))
 
     def close(self) -> None:

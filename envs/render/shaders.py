@@ -2,6 +2,7 @@
 
 Lighting is computed per vertex (two directional lights and ambient, two-sided) and only the targets a
 call asks for are written, because on llvmpipe every fragment-shader instruction is paid per pixel.
+Textures are the layers of one array texture; each vertex carries its layer and instance id.
 
 >>> "out_id" in fragment(("rgb", "semantic")), "texture(" in fragment(("depth",))
 (True, False)
@@ -25,8 +26,12 @@ in vec3 in_pos;
 in vec3 in_normal;
 in vec4 in_color;
 in vec2 in_uv;
+in float in_layer;
+in int in_instance;
 out vec3 v_color;
 out vec2 v_uv;
+flat out float v_layer;
+flat out int v_instance;
 out float v_depth;
 void main() {
     vec4 w = vec4(in_pos, 1.0);
@@ -43,13 +48,15 @@ void main() {
     float light = u_light.x + u_light.y * max(dot(n, u_key_dir), 0.0) + u_light.z * max(dot(n, u_fill_dir), 0.0);
     v_color = in_color.rgb * light;
     v_uv = in_uv;
+    v_layer = in_layer;
+    v_instance = in_instance;
 }
 """
 
 _OUTPUTS = {
-    "rgb": ("out vec4 out_color;", "out_color = vec4(min(v_color * texture(u_tex, v_uv).rgb, vec3(1.0)), 1.0);"),
+    "rgb": ("out vec4 out_color;", "out_color = vec4(min(v_color * texture(u_tex, vec3(v_uv, v_layer)).rgb, vec3(1.0)), 1.0);"),
     "depth": ("out float out_depth;", "out_depth = v_depth;"),
-    "semantic": ("out int out_id;", "out_id = u_instance_id;"),
+    "semantic": ("out int out_id;", "out_id = v_instance;"),
 }
 
 
@@ -62,10 +69,11 @@ def fragment(kinds: Sequence[str]) -> str:
     body = [_OUTPUTS[k][1] for k in kinds]
     return "\n".join([
         "#version 330",
-        "uniform sampler2D u_tex;",
-        "uniform int u_instance_id;",
+        "uniform sampler2DArray u_tex;",
         "in vec3 v_color;",
         "in vec2 v_uv;",
+        "flat in float v_layer;",
+        "flat in int v_instance;",
         "in float v_depth;",
         *decl,
         "void main() {",
