@@ -215,6 +215,63 @@ def test_frustum_culling_changes_work_not_pixels():
             np.testing.assert_array_equal(a[k], b[k])
 
 
+def closed_box(name: str, lo, hi, instance_id: int = 0) -> MeshPart:
+    """An outward-wound closed box (trimesh's winding) from corner ``lo`` to corner ``hi``."""
+    import trimesh
+
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    m = trimesh.creation.box(extents=hi - lo)
+    m.apply_translation((lo + hi) / 2)
+    return MeshPart(name, np.asarray(m.vertices, np.float32), np.asarray(m.faces, np.uint32), instance_id=instance_id)
+
+
+def two_rooms() -> Scene:
+    """Rooms 0 (x in [0, 4]) and 1 (x in [4, 8]), z in [0, 4], a wall at x = 4 with a 1 m door at z = 2,
+    and a box (id 9) in room 1 that the wall hides from most of room 0."""
+    from scenes.types import Doorway, Room
+
+    def floor(x0, x1):
+        v = np.array([[x0, 0, 0], [x1, 0, 0], [x1, 0, 4], [x0, 0, 4]], np.float32)
+        return MeshPart(f"floor_{x0}", v, np.array([[0, 1, 2], [0, 2, 3]], np.uint32))
+
+    parts = [floor(0, 4), floor(4, 8), closed_box("wall_a", (3.95, 0, 0), (4.05, 2.5, 1.5)),
+             closed_box("wall_b", (3.95, 0, 2.5), (4.05, 2.5, 4)), closed_box("box", (6.5, 0, 0.3), (7.5, 1, 1.3), 9)]
+    rooms = [Room(i, "room", np.array([[4 * i, 0], [4 * i + 4, 0], [4 * i + 4, 4], [4 * i, 4]], float), 2.5) for i in (0, 1)]
+    return Scene("two_rooms", parts, rooms=rooms, doorways=[Doorway(0, 1, np.array([4.0, 2.0]), 1.0, "z")])
+
+
+def test_closed_outward_parts_are_the_only_back_face_culled_ones():
+    import trimesh
+
+    from envs.render.geometry import closed_outward
+
+    box = trimesh.creation.box()
+    two = trimesh.util.concatenate([box, box.copy().apply_translation((1, 0, 0))])  # touching along a face
+    assert closed_outward(box.vertices, box.faces) and closed_outward(two.vertices, two.faces)
+    assert not closed_outward(box.vertices, box.faces[:, ::-1])  # wound inwards
+    assert not closed_outward(box.vertices, box.faces[:-2])  # one side open
+    quad = np.array([[0, 0, 0], [1, 0, 0], [1, 0, 1], [0, 0, 1]], float)
+    assert not closed_outward(quad, np.array([[0, 1, 2], [0, 2, 3]]))
+
+
+def test_room_and_back_face_culling_change_work_not_pixels():
+    sc = two_rooms()
+    spec = [SensorSpec("rgb", "rgb", (48, 64)), SensorSpec("semantic", "semantic", (48, 64)), SensorSpec("depth", "depth", (48, 64))]
+    through_door = camera_to_world([2, 0, 2], -np.pi / 2, (0, 1.25, 0))  # room 0, looking +x at the door
+    at_wall = camera_to_world([3.5, 0, 0.4], -np.pi / 2, (0, 1.25, 0))  # box ahead, behind the wall; door out of view
+    with GLBackend(sc) as fast, GLBackend(sc, room_culling=False, backface_culling=False) as plain:
+        for c2w in (through_door, at_wall):
+            a, b = fast.render(c2w, spec), plain.render(c2w, spec)
+            for k in a:
+                np.testing.assert_array_equal(a[k], b[k])
+            if c2w is through_door:
+                assert 9 in a["semantic"]  # the box is seen through the doorway, so room 1 is drawn
+                assert fast.stats.culled_draws == plain.stats.culled_draws
+            else:
+                assert 9 not in a["semantic"]
+                assert fast.stats.culled_draws >= plain.stats.culled_draws + 2  # room 1's floor and box
+
+
 def test_texture_is_sampled_upright():
     tex = np.zeros((8, 8, 3), np.uint8)
     tex[:4] = (255, 0, 0)  # top rows red
