@@ -284,6 +284,24 @@ def test_texture_is_sampled_upright():
     assert top[0] > 2 * top[1] and bottom[1] > 2 * bottom[0]
 
 
+def test_textures_of_different_sizes_keep_their_colours():
+    # all textures share one array texture; smaller ones are resampled to the largest size
+    def quad(name, x0, x1, texture):
+        v = np.array([[x0, 0, WALL_Z], [x1, 0, WALL_Z], [x1, 3, WALL_Z], [x0, 3, WALL_Z]], np.float32)
+        uv = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], np.float32)
+        return MeshPart(name, v, np.array([[0, 1, 2], [0, 2, 3]], np.uint32), uv=uv, texture=texture)
+
+    red = np.zeros((16, 8, 3), np.uint8)
+    red[..., 0] = 255
+    green = np.zeros((2, 2, 4), np.uint8)
+    green[..., 1] = green[..., 3] = 255
+    sc = Scene("two_textures", [quad("left", -10, 0, red), quad("right", 0, 10, green)])
+    with Simulator(sc, SimulatorConfig(resolution=(48, 64), sensor_types=("rgb",))) as s:
+        rgb = s.get_observations()["rgb"].astype(int)
+        left, right = rgb[pixel_of(s, [-2.0, 1.5, WALL_Z], "rgb")], rgb[pixel_of(s, [2.0, 1.5, WALL_Z], "rgb")]
+    assert left[0] > 100 and left[1] < 10 and right[1] > 100 and right[0] < 10
+
+
 def test_intrinsics_match_hfov():
     K = intrinsics(90, 128, 96)
     assert K[0, 0] == pytest.approx(64) and K[1, 1] == pytest.approx(64)

@@ -6,7 +6,8 @@ agent's position relative to its start, ``[forward, right]`` in the start frame,
 
 Goals, as habitat-lab: the *view points* of every instance of the goal category (navigable cells
 within ``view_radius`` of the object's footprint). ``distance_to_goal`` is the geodesic distance to
-the nearest view point; ``success`` = ``stop`` within ``success_distance`` (0.1 m) of one;
+the nearest view point; ``success`` = ``stop`` with ``distance_to_goal < success_distance`` (0.1 m, strict
+as habitat-lab; :mod:`envs.measures`);
 ``spl`` and ``soft_spl`` (1 - d/d_start, weighted by d_start / max(d_start, path_length)).
 
 Example:
