@@ -1,0 +1,89 @@
+"""``vlm2-train-policy``: PPO navigation policies (config ``configs/train_policy.yaml``, group ``policy``).
+
+Writes to the Hydra run dir: ``checkpoints/step_<n>.zip`` and ``last.zip`` (SB3 ``PPO.save``),
+``curve.jsonl`` (success / SPL / return of recent training episodes per rollout), ``random.json``
+(a random policy on the same envs, the reference line) and ``eval.json`` (test split).
+
+Example (shell)::
+
+    vlm2-train-policy policy.extractor=cnn logger=none
+    python experiments/train_policy.py policy.total_timesteps=20000
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+
+def _abs(path: str) -> str:
+    return hydra.utils.to_absolute_path(path) if hydra.core.hydra_config.HydraConfig.initialized() else path
+
+
+def train(cfg: DictConfig, run_dir: Path) -> dict:
+    """Train (or resume), checkpoint, and evaluate on the test split; returns the summary."""
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import CallbackList, CheckpointCallback
+
+    from vlm2_agent.logger import make_logger
+    from vlm2_agent.policy.training import (build_ppo, evaluate_nav, make_vec_env, nav_metrics_callback,
+                                            write_json)
+
+    pcfg = OmegaConf.to_container(cfg.policy, resolve=True)
+    if pcfg.get("vlm2", {}).get("checkpoint"):
+        pcfg["vlm2"]["checkpoint"] = _abs(pcfg["vlm2"]["checkpoint"])
+    seed = int(cfg.seed)
+    logger = make_logger(cfg.logger, run_dir, OmegaConf.to_container(cfg, resolve=True))
+    summary: dict = {"config": pcfg, "seed": seed}
+    try:
+        if cfg.random_baseline_episodes:
+            rnd = evaluate_nav(lambda o, e: e.action_space.sample(), pcfg, int(cfg.random_baseline_episodes),
+                               seed=seed + 10_000, split="train", progress=bool(cfg.progress))
+            write_json(run_dir / "random.json", rnd)
+            summary["random_train"] = rnd
+        venv = make_vec_env(pcfg, seed, "train")
+        if cfg.resume:
+            model = PPO.load(_abs(cfg.resume), env=venv, device="cpu")
+        else:
+            model = build_ppo(pcfg, venv, seed)
+        n_envs = venv.num_envs
+        callbacks = CallbackList([
+            CheckpointCallback(max(int(pcfg.get("checkpoint_every", 10_000)) // n_envs, 1),
+                               str(run_dir / "checkpoints"), name_prefix="step"),
+            nav_metrics_callback(run_dir / "curve.jsonl", logger),
+        ])
+        t0 = time.time()
+        model.learn(int(pcfg["total_timesteps"]), callback=callbacks, progress_bar=bool(cfg.progress),
+                    reset_num_timesteps=not cfg.resume)
+        summary["train_seconds"] = time.time() - t0
+        model.save(run_dir / "checkpoints" / "last.zip")
+        venv.close()
+        ev = pcfg.get("eval", {})
+        if int(ev.get("episodes", 0)):
+            def act(obs, env):
+                return int(model.predict(obs, deterministic=True)[0])
+
+            summary["eval"] = evaluate_nav(act, pcfg, int(ev["episodes"]), seed=seed + 20_000,
+                                           split=ev.get("split", "test"), progress=bool(cfg.progress))
+            logger.log({f"eval/{k}": v for k, v in summary["eval"].items()})
+        write_json(run_dir / "summary.json", summary)
+    finally:
+        logger.finish()
+    return summary
+
+
+@hydra.main(config_path="pkg://configs", config_name="train_policy", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    run_dir = Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
+    s = train(cfg, run_dir)
+    if "eval" in s:
+        e = s["eval"]
+        print(f"test split: success {e['success']:.3f}  SPL {e['spl']:.3f}  return {e['reward']:.2f} "
+              f"({e['episodes']} episodes); run dir {run_dir}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Stable-baselines3 features extractor on VLM2's perception: vision tower + geometry + A3PI/VAGA/fusion.
+
+Observation keys it understands (others are flattened and concatenated as they are):
+
+- ``rgb`` (H, W, 3) or (3, H, W) uint8 (SB3 transposes and scales images to [0, 1] before this);
+- ``depth`` (H, W, 1) metres: oracle geometry (point maps in the current camera frame);
+- ``objectgoal`` / ``roomgoal`` (1,) integer indices: learned embeddings;
+- every other Box (``pointgoal_with_gps_compass``, ``gps``, ``compass``, ``memory``...): flattened.
+
+The fused tokens H_t of the frame are mean-pooled to one D-vector. ``freeze=True`` keeps the
+backbone fixed (no gradient, eval mode); ``freeze=False`` fine-tunes it with the policy.
+
+Example:
+    >>> import numpy as np
+    >>> from gymnasium import spaces
+    >>> space = spaces.Dict({"rgb": spaces.Box(0, 255, (64, 64, 3), np.uint8),
+    ...                      "pointgoal_with_gps_compass": spaces.Box(-10, 10, (2,), np.float32)})
+    >>> ext = VLM2FeaturesExtractor(space, vlm2={"geometry_source": "none", "use_a3pi": False, "use_vaga": False})
+    >>> ext.features_dim
+    130
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium as gym
+import torch
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from torch import nn
+
+from vlm2_agent.policy.backbone import build_backbone, pinhole_intrinsics, strip_language
+
+EMBED_KEYS = {"objectgoal": "categories", "roomgoal": "room_types"}
+
+
+def _num_values(space: gym.spaces.Box) -> int:
+    return int(space.high.max()) + 1
+
+
+class VLM2FeaturesExtractor(BaseFeaturesExtractor):
+    """Features for ``MultiInputPolicy``: [pooled H_t ; goal embeddings ; other vectors].
+
+    Args:
+        observation_space: the env's ``Dict`` space.
+        vlm2: ``VLM2Config`` fields for a freshly built backbone (ignored with ``checkpoint``).
+        checkpoint: folder of a saved ``VLM2Model`` to load instead.
+        seed: weight seed of a freshly built backbone.
+        freeze: keep the backbone fixed (True) or fine-tune it (False).
+        hfov: horizontal field of view (degrees) of the depth camera, for the intrinsics.
+        embed_dim: width of each goal-index embedding.
+        rgb_key, depth_key: observation keys of the camera images.
+    """
+
+    def __init__(self, observation_space: gym.spaces.Dict, vlm2: Mapping[str, Any] | None = None,
+                 checkpoint: str | None = None, seed: int = 0, freeze: bool = True, hfov: float = 90.0,
+                 embed_dim: int = 16, rgb_key: str = "rgb", depth_key: str = "depth"):
+        if not isinstance(observation_space, gym.spaces.Dict):
+            raise TypeError(f"VLM2FeaturesExtractor needs a Dict observation space, got {type(observation_space).__name__}")
+        spaces = observation_space.spaces
+        self.rgb_key, self.depth_key = rgb_key, depth_key
+        backbone = None
+        dim = 0
+        if rgb_key in spaces:
+            backbone = strip_language(build_backbone(vlm2, checkpoint, seed))
+            dim = backbone.config.hidden_size
+            if backbone.config.geometry_source == "oracle" and depth_key not in spaces:
+                raise ValueError(f"VLM2FeaturesExtractor: geometry_source='oracle' needs a {depth_key!r} "
+                                 f"observation; have {sorted(spaces)}")
+        embed_keys = [k for k in EMBED_KEYS if k in spaces]
+        vector_keys = sorted(k for k in spaces if k not in (rgb_key, depth_key, *embed_keys))
+        for k in vector_keys:
+            if not isinstance(spaces[k], gym.spaces.Box) or len(spaces[k].shape) > 1:
+                raise ValueError(f"VLM2FeaturesExtractor: observation {k!r} must be a flat Box vector, got {spaces[k]}")
+        vec_dim = sum(int(spaces[k].shape[0]) if spaces[k].shape else 1 for k in vector_keys)
+        super().__init__(observation_space, dim + embed_dim * len(embed_keys) + vec_dim)
+        if dim == 0 and embed_dim * len(embed_keys) + vec_dim == 0:
+            raise ValueError(f"VLM2FeaturesExtractor: nothing to encode in {sorted(spaces)}")
+        self.backbone = backbone
+        self.freeze = bool(freeze)
+        self.hfov = float(hfov)
+        self.vector_keys = vector_keys
+        self.embeds = nn.ModuleDict({k: nn.Embedding(_num_values(spaces[k]), embed_dim) for k in embed_keys})
+        if backbone is not None and self.freeze:
+            backbone.requires_grad_(False)
+            backbone.eval()
+
+    def train(self, mode: bool = True) -> "VLM2FeaturesExtractor":
+        super().train(mode)
+        if self.backbone is not None and self.freeze:
+            self.backbone.eval()  # a frozen backbone never leaves eval mode
+        return self
+
+    def encode_frames(self, obs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """(B, D) mean of the fused tokens H_t of the batch's frames."""
+        rgb = obs[self.rgb_key].float()
+        if rgb.shape[-1] == 3 and rgb.shape[1] != 3:
+            rgb = rgb.permute(0, 3, 1, 2)
+        if rgb.max() > 1.5:  # unnormalised uint8 values (normalize_images=False)
+            rgb = rgb / 255.0
+        geometry = None
+        ref = None
+        if self.backbone.config.geometry_source == "oracle":
+            depth = obs[self.depth_key].float()
+            depth = depth.squeeze(-1) if depth.shape[-1] == 1 else depth.squeeze(1)
+            b, h, w = depth.shape
+            eye = torch.eye(4, device=depth.device).expand(b, 4, 4)
+            # One frame, no pose: point maps in the current camera frame.
+            geometry = {"depth": depth, "intrinsics": pinhole_intrinsics(self.hfov, w, h, b).to(depth.device),
+                        "cam_to_world": eye}
+            ref = eye
+        return self.backbone.encode_frames(rgb, geometry, ref).fused.mean(dim=1)
+
+    def forward(self, observations: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        parts = []
+        if self.backbone is not None:
+            if self.freeze:
+                with torch.no_grad():
+                    parts.append(self.encode_frames(observations))
+            else:
+                parts.append(self.encode_frames(observations))
+        for k, emb in self.embeds.items():
+            idx = observations[k].reshape(observations[k].shape[0], -1)[:, 0].round().long()
+            parts.append(emb(idx.clamp(0, emb.num_embeddings - 1)))
+        for k in self.vector_keys:
+            parts.append(observations[k].float().reshape(observations[k].shape[0], -1))
+        return torch.cat(parts, dim=1)
+
+
+__all__ = ["VLM2FeaturesExtractor"]

@@ -1,0 +1,220 @@
+"""Build envs, PPO models and callbacks for navigation policies from a plain config mapping.
+
+The config is the ``policy`` group of ``configs/train_policy.yaml`` (see ``configs/policy/*.yaml``):
+``task`` (pointnav | objectnav | returnnav), ``extractor`` (vlm2 | cnn | none), ``env`` (resolution,
+scenes, episode length, task options), ``memory`` (null or VLM2 memory-wrapper options), ``vlm2``
+(backbone), ``ppo`` and ``n_envs`` / ``vec_env``.
+
+Example:
+    >>> cfg = {"task": "pointnav", "extractor": "none", "env": {"resolution": [32, 32], "num_scenes": 1}}
+    >>> env = make_env(cfg, rank=0, seed=0, split="train")()
+    >>> sorted(env.observation_space.spaces)
+    ['pointgoal_with_gps_compass']
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+TASKS = {"pointnav": "VLM2/PointNav-v0", "objectnav": "VLM2/ObjectNav-v0", "returnnav": "VLM2/ReturnNav-v0"}
+EXTRACTORS = ("vlm2", "cnn", "none")
+IMAGE_KEYS = ("rgb", "depth")
+
+
+def _get(cfg: Mapping[str, Any], key: str, default: Any = None) -> Any:
+    v = cfg.get(key, default) if cfg is not None else default
+    return default if v is None else v
+
+
+def env_kwargs(cfg: Mapping[str, Any], split: str) -> dict[str, Any]:
+    """Keyword arguments of the task env: EnvConfig fields under ``config`` + task options."""
+    task = _get(cfg, "task", "pointnav")
+    if task not in TASKS:
+        raise ValueError(f"policy.task: expected one of {sorted(TASKS)}, got {task!r}")
+    e = dict(_get(cfg, "env", {}))
+    res = tuple(int(v) for v in _get(e, "resolution", (64, 64)))
+    sensors = tuple(_get(e, "sensors", ("rgb", "depth")))
+    config = {"split": split, "num_scenes": int(_get(e, "num_scenes", 4)), "sensors": sensors,
+              "max_episode_steps": int(_get(e, "max_episode_steps", 200)), "sim": {"resolution": res},
+              "max_cached_scenes": int(_get(e, "max_cached_scenes", 4))}
+    if split != "train" and e.get("eval_num_scenes"):
+        config["num_scenes"] = int(e["eval_num_scenes"])
+    kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in dict(_get(e, "task_kwargs", {})).items()}
+    return {"config": config, **kwargs}
+
+
+def policy_keys(cfg: Mapping[str, Any], space: gym.spaces.Dict) -> list[str]:
+    """Observation keys the policy sees: images only for image extractors, never the tour flag."""
+    extractor = _get(cfg, "extractor", "vlm2")
+    if extractor not in EXTRACTORS:
+        raise ValueError(f"policy.extractor: expected one of {EXTRACTORS}, got {extractor!r}")
+    keys = [k for k in space.spaces if k != "tour"]
+    if extractor == "none":
+        keys = [k for k in keys if k not in IMAGE_KEYS]
+    return keys
+
+
+def make_env(cfg: Mapping[str, Any], rank: int, seed: int, split: str = "train", in_worker: bool = False,
+             wrap: Callable[[gym.Env], gym.Env] | None = None) -> Callable[[], gym.Env]:
+    """A thunk for vector envs: task env (+ ``wrap``, e.g. a recorder) + memory / tour wrapper +
+    observation filter + SB3 ``Monitor``. Every worker builds its own VLM2 memory model."""
+
+    def thunk() -> gym.Env:
+        import vlm2_agent.policy  # noqa: F401  (registers ReturnNav in spawned workers)
+        from stable_baselines3.common.monitor import Monitor
+
+        from vlm2_agent.policy.memory_wrapper import SkipTour, VLM2MemoryWrapper
+
+        task = _get(cfg, "task", "pointnav")
+        if task == "pointnav":  # same task, one Dijkstra per reset instead of one per goal candidate
+            from gymnasium.wrappers import PassiveEnvChecker
+
+            from vlm2_agent.policy.tasks import PointNavFastGoal
+
+            env = PassiveEnvChecker(PointNavFastGoal(**env_kwargs(cfg, split)))
+        else:
+            env = gym.make(TASKS[task], **env_kwargs(cfg, split))
+        if wrap is not None:
+            env = wrap(env)
+        mem = _get(cfg, "memory", None)
+        if mem:
+            v = dict(_get(cfg, "vlm2", {}))
+            model_cfg = {**dict(_get(v, "config", {})), **dict(_get(mem, "config", {}))}
+            ckpt = _get(v, "checkpoint", None)
+            if ckpt:  # a trained model keeps its weights; only memory settings may change
+                model_cfg = {k: val for k, val in model_cfg.items() if k.startswith(("memory_mode", "working_", "episodic_", "uniform_"))}
+            env = VLM2MemoryWrapper(env, vlm2=model_cfg, checkpoint=ckpt, seed=int(_get(v, "seed", 0)),
+                                    torch_threads=1 if in_worker else None)
+        else:
+            env = SkipTour(env)
+        keys = policy_keys(cfg, env.observation_space)
+        if keys != list(env.observation_space.spaces):
+            env = gym.wrappers.FilterObservation(env, keys)
+        env = Monitor(env, info_keywords=("success", "spl"))
+        env.reset(seed=seed + rank)
+        env.action_space.seed(seed + rank)
+        return env
+
+    return thunk
+
+
+def make_vec_env(cfg: Mapping[str, Any], seed: int, split: str = "train", n_envs: int | None = None):
+    """``SubprocVecEnv`` (``vec_env: subproc``, default) or ``DummyVecEnv`` of ``n_envs`` workers."""
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+    n = int(n_envs or _get(cfg, "n_envs", 2))
+    kind = _get(cfg, "vec_env", "subproc")
+    if kind not in ("subproc", "dummy"):
+        raise ValueError(f"policy.vec_env: expected 'subproc' or 'dummy', got {kind!r}")
+    sub = kind == "subproc" and n > 1
+    fns = [make_env(cfg, i, seed, split, in_worker=sub) for i in range(n)]
+    return SubprocVecEnv(fns, start_method="forkserver") if sub else DummyVecEnv(fns)
+
+
+def policy_kwargs(cfg: Mapping[str, Any], hfov: float = 90.0) -> dict[str, Any]:
+    """SB3 ``policy_kwargs``: the VLM2 extractor (``extractor: vlm2``), SB3's CombinedExtractor
+    (``cnn``: NatureCNN on rgb and depth), or the same on vectors only (``none``)."""
+    from vlm2_agent.policy.extractor import VLM2FeaturesExtractor
+
+    arch = list(_get(cfg, "net_arch", [64, 64]))
+    out: dict[str, Any] = {"net_arch": dict(pi=arch, vf=arch)}
+    extractor = _get(cfg, "extractor", "vlm2")
+    v = dict(_get(cfg, "vlm2", {}))
+    if extractor in ("vlm2", "none"):
+        # "none" has no image keys, so the extractor only embeds goals and concatenates vectors.
+        out["features_extractor_class"] = VLM2FeaturesExtractor
+        out["features_extractor_kwargs"] = {"vlm2": dict(_get(v, "config", {})), "checkpoint": _get(v, "checkpoint", None),
+                                            "seed": int(_get(v, "seed", 0)), "freeze": bool(_get(v, "freeze", True)),
+                                            "hfov": hfov}
+    else:
+        out["features_extractor_kwargs"] = {"cnn_output_dim": int(_get(cfg, "cnn_output_dim", 128))}
+        out["normalize_images"] = True
+    return out
+
+
+def build_ppo(cfg: Mapping[str, Any], venv, seed: int, tensorboard_log: str | None = None):
+    """PPO with ``MultiInputPolicy`` and the config's extractor and hyper-parameters."""
+    from stable_baselines3 import PPO
+
+    hp = {"n_steps": 128, "batch_size": 64, "n_epochs": 4, "learning_rate": 3e-4, "gamma": 0.99,
+          "gae_lambda": 0.95, "ent_coef": 0.01, "clip_range": 0.2, **dict(_get(cfg, "ppo", {}))}
+    return PPO("MultiInputPolicy", venv, seed=seed, device="cpu", verbose=0, policy_kwargs=policy_kwargs(cfg), **hp)
+
+
+def nav_metrics_callback(curve_path: str | Path, logger=None, window: int = 20):
+    """An SB3 callback appending ``{timesteps, success, spl, reward, episodes}`` (means over the last
+    ``window`` finished episodes) to a JSON-lines file after each rollout, and to ``logger``."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class _Callback(BaseCallback):
+        def __init__(self):
+            super().__init__()
+            self.episodes: list[dict[str, float]] = []
+            self.path = Path(curve_path)
+
+        def _on_step(self) -> bool:
+            for info, done in zip(self.locals["infos"], self.locals["dones"]):
+                if done and "episode" in info:
+                    self.episodes.append({"success": float(info.get("success", 0.0)), "spl": float(info.get("spl", 0.0)),
+                                          "reward": float(info["episode"]["r"]), "length": float(info["episode"]["l"])})
+            return True
+
+        def _on_rollout_end(self) -> None:
+            if not self.episodes:
+                return
+            last = self.episodes[-window:]
+            row = {"timesteps": int(self.num_timesteps), "episodes": len(self.episodes),
+                   **{k: float(np.mean([e[k] for e in last])) for k in ("success", "spl", "reward", "length")}}
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+            if logger is not None:
+                logger.log({f"train/{k}": v for k, v in row.items() if k != "timesteps"}, step=row["timesteps"])
+
+    return _Callback()
+
+
+def evaluate_nav(act: Callable[[dict[str, np.ndarray], gym.Env], int], cfg: Mapping[str, Any], episodes: int,
+                 seed: int = 1000, split: str = "test", wrap: Callable[[gym.Env], gym.Env] | None = None,
+                 progress: bool = True) -> dict[str, Any]:
+    """Success / SPL / soft SPL / return over ``episodes`` episodes (seeds ``seed + i``) of one env of
+    ``split``. ``act(obs, env)`` returns an action; ``env.unwrapped`` gives oracle access."""
+    from tqdm.auto import tqdm
+
+    env = make_env(cfg, 0, seed, split, wrap=wrap)()
+    rows = []
+    for i in tqdm(range(episodes), desc="eval", disable=not progress, leave=False):
+        obs, info = env.reset(seed=seed + i)
+        total, done = 0.0, False
+        while not done:
+            obs, r, term, trunc, info = env.step(int(act(obs, env)))
+            total += r
+            done = term or trunc
+        rows.append({"success": float(info["success"]), "spl": float(info["spl"]),
+                     "soft_spl": float(info.get("soft_spl", 0.0)), "reward": total, "scene": info["scene_id"]})
+    env.close()
+    out = {k: float(np.mean([r[k] for r in rows])) for k in ("success", "spl", "soft_spl", "reward")}
+    out["episodes"] = len(rows)
+    out["success_se"] = float(np.std([r["success"] for r in rows]) / np.sqrt(max(len(rows), 1)))
+    return out
+
+
+def write_json(path: str | Path, data: Any) -> Path:
+    """Atomic JSON write (temp file then ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+    return path
+
+
+__all__ = ["TASKS", "env_kwargs", "make_env", "make_vec_env", "policy_kwargs", "build_ppo",
+           "nav_metrics_callback", "evaluate_nav", "write_json"]
