@@ -1,0 +1,276 @@
+"""Train VLM2 on the EQA episode store: AdamW, linear warm-up + cosine decay, gradient clipping,
+bf16 autocast on CUDA, DDP under ``torchrun``, exact resume, wandb/none logging, tqdm.
+
+One step = ``videos_per_step`` episodes per process, each encoded once, with
+``questions_per_video`` of its questions sharing its memory prefix. Episodes are spread over
+processes by a ``DistributedSampler`` (``set_epoch`` per epoch; world size 1 without torchrun).
+
+Run layout (``run_dir``)::
+
+    checkpoints/last.pt   resume point (see checkpoint.py)     metrics.jsonl   one row per logged step
+    model/                final model.safetensors, config.json, tokenizer.json (VLM2Streamer.from_pretrained)
+    eval/test.{md,json,png}   held-out scores (vlm2-eqa-eval tables)
+
+Example (Python; the CLI is ``vlm2-train``)::
+
+    trainer = Trainer(TrainConfig(max_steps=100), model_cfg, memory_cfg, run_dir="outputs/train/x")
+    summary = trainer.fit()
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from torch.utils.data import DistributedSampler
+from tqdm import tqdm
+
+from vlm2_agent.logger import NullLogger
+from vlm2_agent.model import VLM2Model, VLM2Streamer, build_tokenizer
+from vlm2_agent.model.configuration_vlm2 import config_from_hydra
+from vlm2_agent.model.device import autocast_context, select_device
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .data import EpisodeVideoDataset, collate, tokenizer_texts
+from .evaluation import answer_dataset
+
+
+def warmup_cosine(warmup: int, total: int, min_ratio: float):
+    """lr multiplier: linear 1/warmup .. 1 over ``warmup`` steps, then cosine down to ``min_ratio``."""
+
+    def f(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return f
+
+
+def init_distributed() -> tuple[int, int, torch.device | None]:
+    """(rank, world_size, device) from torchrun's environment; (0, 1, None) without it."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1 and not torch.distributed.is_initialized():
+        return 0, 1, None
+    if not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend=backend)
+    rank = torch.distributed.get_rank()
+    device = None
+    if torch.cuda.is_available():
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        device = torch.device("cuda", local)
+    return rank, torch.distributed.get_world_size(), device
+
+
+def make_tokenizer(texts: list[str], vocab_size: int, text_model_path: str | None = None):
+    """The benchmark BPE tokenizer, or a pretrained LM's tokenizer with VLM2's special tokens added."""
+    if text_model_path is None:
+        return build_tokenizer(texts, vocab_size=vocab_size)
+    from transformers import AutoTokenizer
+
+    from vlm2_agent.model.tokenizer import ANSWER, BOS, EOS, PAD
+
+    tok = AutoTokenizer.from_pretrained(text_model_path)
+    tok.add_special_tokens({"bos_token": BOS, "eos_token": EOS, "pad_token": tok.pad_token or PAD,
+                            "additional_special_tokens": [ANSWER]})
+    return tok
+
+
+def build_model(model_cfg, memory_cfg, tokenizer) -> VLM2Model:
+    """VLM2 from the Hydra groups; pretrained towers when the config names local paths."""
+    cfg = config_from_hydra(model_cfg, memory_cfg)
+    vision_path, text_path = cfg.vision_model_path, cfg.text_model_path
+    if vision_path is None and text_path is None:
+        if len(tokenizer) > cfg.text_config.vocab_size:
+            raise ValueError(f"model.text_config.vocab_size={cfg.text_config.vocab_size} < tokenizer size "
+                             f"{len(tokenizer)}; raise it or lower train.tokenizer_vocab_size")
+        return VLM2Model(cfg)
+    model = VLM2Model.from_pretrained_towers(cfg, vision_path, text_path)
+    if len(tokenizer) > model.config.text_config.vocab_size:
+        model.lm.resize_token_embeddings(len(tokenizer))
+        model.config.text_config.vocab_size = model.lm.config.vocab_size
+    return model
+
+
+class Trainer:
+    """Owns the data, model, optimiser and run folder of one training run."""
+
+    def __init__(self, cfg: TrainConfig, model_cfg, memory_cfg=None, run_dir: str | Path = "outputs/train/run",
+                 logger=None, run_config: Mapping[str, Any] | None = None):
+        self.cfg = cfg.validate()
+        self.run_dir = Path(run_dir)
+        self.rank, self.world, dist_device = init_distributed()
+        if cfg.num_threads is not None:
+            torch.set_num_threads(cfg.num_threads)
+        self.device = dist_device or select_device(cfg.device)
+        torch.manual_seed(cfg.seed)
+        root = Path(cfg.data_root)
+        self.train_ds = EpisodeVideoDataset(root / cfg.train_split, cfg.stride, cfg.cache_frames)
+        self.val_ds = self._optional_split(cfg.val_split)
+        self.test_ds = self._optional_split(cfg.test_split)
+        text_path = model_cfg.get("text_model_path") if hasattr(model_cfg, "get") else None
+        self.tokenizer = make_tokenizer(tokenizer_texts([self.train_ds]), cfg.tokenizer_vocab_size, text_path)
+        self.model = build_model(model_cfg, memory_cfg, self.tokenizer).to(self.device).train()
+        self.ddp_model = self.model
+        if self.world > 1:
+            self.ddp_model = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=cfg.find_unused_parameters)
+        decay = [p for n, p in self.model.named_parameters() if p.ndim >= 2]
+        no_decay = [p for n, p in self.model.named_parameters() if p.ndim < 2]
+        self.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                            {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=cfg.betas)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, warmup_cosine(cfg.warmup_steps, cfg.max_steps, cfg.min_lr_ratio))
+        self.sampler = DistributedSampler(self.train_ds, num_replicas=self.world, rank=self.rank, shuffle=True,
+                                          seed=cfg.seed, drop_last=True)
+        self.steps_per_epoch = len(self.sampler) // cfg.videos_per_step
+        if self.steps_per_epoch < 1:
+            raise ValueError(f"train: {len(self.train_ds)} episodes over {self.world} processes give no full step of "
+                             f"videos_per_step={cfg.videos_per_step}")
+        self.logger = logger or NullLogger()
+        self.run_config = dict(run_config or {})
+        self.step = 0
+
+    def _optional_split(self, split: str | None) -> EpisodeVideoDataset | None:
+        if split is None or not (Path(self.cfg.data_root) / split / "episodes").is_dir():
+            return None
+        return EpisodeVideoDataset(Path(self.cfg.data_root) / split, self.cfg.stride, self.cfg.cache_frames)
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / "checkpoints" / "last.pt"
+
+    # ------------------------------------------------------------------ data
+    def batch_at(self, step: int) -> dict:
+        """The batch of global step ``step`` for this process (a pure function of seed, rank, step)."""
+        epoch, pos = divmod(step, self.steps_per_epoch)
+        self.sampler.set_epoch(epoch)
+        order = list(self.sampler)
+        vps = self.cfg.videos_per_step
+        items = [self.train_ds[i] for i in order[pos * vps:(pos + 1) * vps]]
+        rng = np.random.default_rng([self.cfg.seed, self.rank, step])
+        return collate(items, self.tokenizer, self.cfg.questions_per_video, rng)
+
+    def _to_device(self, batch: dict) -> dict:
+        out = {k: v.to(self.device) for k, v in batch.items() if isinstance(v, torch.Tensor)}
+        out["geometry"] = {k: v.to(self.device) for k, v in batch["geometry"].items()}
+        return out
+
+    # ------------------------------------------------------------------ loop
+    def train_step(self, step: int) -> dict[str, float]:
+        batch = self._to_device(self.batch_at(step))
+        with autocast_context(self.device if self.cfg.bf16 else "cpu"):
+            out = self.ddp_model(**batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        out.loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        row = {"loss": out.loss.item(), "lm_loss": out.lm_loss.item(), "grad_norm": float(grad_norm),
+               "lr": self.scheduler.get_last_lr()[0], "questions": int(batch["input_ids"].shape[0]),
+               "frames": int(batch["pixel_values"].shape[1])}
+        if out.geometry_loss is not None:
+            row["geometry_loss"] = out.geometry_loss.item()
+        return row
+
+    def resume(self) -> int:
+        """Continue from ``checkpoints/last.pt`` when it exists; drops metric rows logged after it."""
+        if self.checkpoint_path.is_file():
+            self.step = load_checkpoint(self.checkpoint_path, self.model, self.optimizer, self.scheduler, self.device)
+            rows = [r for r in self._read_rows() if r["step"] <= self.step]
+            if self.is_main:
+                self._write_rows(rows)
+        return self.step
+
+    def fit(self) -> dict[str, Any]:
+        """Train to ``max_steps`` (or ``stop_after``), then save the model and evaluate on the test split."""
+        cfg = self.cfg
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        start = self.resume()
+        stop = cfg.stop_after or cfg.max_steps
+        if self.is_main:
+            (self.run_dir / "train_config.json").write_text(json.dumps(
+                {"train": cfg.to_dict(), **self.run_config, "world_size": self.world}, indent=1, default=str) + "\n")
+        bar = tqdm(total=stop, initial=start, desc=f"train {cfg.name}", unit="step",
+                   disable=not (cfg.progress and self.is_main))
+        t0, rows = time.perf_counter(), []
+        for step in range(start, stop):
+            row = self.train_step(step)
+            self.step = step + 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{row['loss']:.3f}", T=row["frames"])
+            if self.step % cfg.log_every == 0 or self.step == stop:
+                self._log({"step": self.step, **row, "elapsed_s": round(time.perf_counter() - t0, 2)})
+            if cfg.eval_every and self.step % cfg.eval_every == 0 and self.val_ds is not None:
+                self._log({"step": self.step, **self.evaluate(self.val_ds, cfg.eval_max_episodes, "val")})
+            if self.step % cfg.checkpoint_every == 0 or self.step == stop:
+                if self.is_main:
+                    save_checkpoint(self.checkpoint_path, self.model, self.optimizer, self.scheduler, self.step)
+        bar.close()
+        summary: dict[str, Any] = {"step": self.step, "finished": self.step >= cfg.max_steps,
+                                   "train_seconds": round(time.perf_counter() - t0, 1)}
+        if summary["finished"] and self.is_main:
+            summary["model_dir"] = str(self.save_model(self.run_dir / "model"))
+            if self.test_ds is not None:
+                summary["test"] = self.final_eval()
+        self.logger.log({k: v for k, v in summary.items() if isinstance(v, (int, float))}, step=self.step)
+        return summary
+
+    # --------------------------------------------------------------- outputs
+    def save_model(self, path: str | Path) -> Path:
+        VLM2Streamer(self.model, self.tokenizer, self.device).save_pretrained(path)
+        self.model.train()
+        return Path(path)
+
+    def evaluate(self, dataset: EpisodeVideoDataset, max_episodes: int | None, prefix: str) -> dict[str, float]:
+        from vlm2_agent.eqa.evaluate import evaluate
+
+        qs, rs = answer_dataset(self.model, self.tokenizer, dataset, max_episodes, progress=False)
+        table = evaluate(qs, rs)["table"]
+        return {f"{prefix}/{b}_overall": table[b]["overall"] for b in ("vsi", "vsti") if b in table}
+
+    def final_eval(self) -> dict[str, Any]:
+        """Score every test episode; writes eval/test.{md,json,png,_scores.jsonl}."""
+        from vlm2_agent.eqa.evaluate import evaluate, write_report
+
+        t0 = time.perf_counter()
+        qs, rs = answer_dataset(self.model, self.tokenizer, self.test_ds, progress=self.cfg.progress)
+        result = evaluate(qs, rs)
+        meta = {"split": self.cfg.test_split, "stride": self.cfg.stride, "seed": self.cfg.seed,
+                "steps": self.step, "eval_seconds": round(time.perf_counter() - t0, 1)}
+        paths = write_report(result, self.run_dir / "eval", name="test", meta=meta)
+        return {"table": result["table"], "paths": {k: str(v) for k, v in paths.items()}, **meta}
+
+    def _read_rows(self) -> list[dict]:
+        p = self.run_dir / "metrics.jsonl"
+        return [json.loads(x) for x in p.read_text().splitlines() if x.strip()] if p.is_file() else []
+
+    def _write_rows(self, rows: list[dict]) -> None:
+        p = self.run_dir / "metrics.jsonl"
+        tmp = p.with_name(".metrics.jsonl.tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        os.replace(tmp, p)
+
+    def _log(self, row: dict) -> None:
+        if not self.is_main:
+            return
+        with open(self.run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
+        self.logger.log({k: v for k, v in row.items() if k != "step"}, step=row["step"])
+
+
+__all__ = ["Trainer", "build_model", "init_distributed", "make_tokenizer", "warmup_cosine"]
