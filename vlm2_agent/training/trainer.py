@@ -121,7 +121,7 @@ class Trainer:
         self.tokenizer = make_tokenizer(tokenizer_texts([self.train_ds]), cfg.tokenizer_vocab_size, text_path)
         self.model = build_model(model_cfg, memory_cfg, self.tokenizer).to(self.device).train()
         self.ddp_model = self.model
-        if self.world > 1:
+        if torch.distributed.is_initialized():  # torchrun (or a 1-process group, as in the tests)
             self.ddp_model = torch.nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
                 find_unused_parameters=cfg.find_unused_parameters)

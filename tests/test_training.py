@@ -1,0 +1,163 @@
+"""VLM2 training: the episode-store data pipeline (strided frames, shapes, per-video question
+grouping) and exact resume of the trainer (a run stopped mid-way and resumed ends with the same
+weights as an uninterrupted one), plus a one-process gloo DDP run."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from vlm2_agent.eqa.episode import EpisodeLog
+from vlm2_agent.eqa.question import Question
+from vlm2_agent.eqa.store import EpisodeStore
+from vlm2_agent.model import build_tokenizer
+from vlm2_agent.training import EpisodeVideoDataset, TrainConfig, Trainer, collate, subsample_indices
+from vlm2_agent.training.data import answer_text
+
+LENGTHS = {"ep_a": 17, "ep_b": 17, "ep_c": 9}  # frames per episode
+
+
+def _questions(eid: str, T: int) -> list[Question]:
+    qs = []
+    for k in range(3):
+        qs.append(Question(id=f"{eid}/count/{k}", scene_id="s", episode_id=eid, question_type="object_counting",
+                           question=f"How many chair(s) are in room {k}?", ground_truth=float(k + 1),
+                           frame_range=(0, T), fps=4.0))
+    qs.append(Question(id=f"{eid}/reldist", scene_id="s", episode_id=eid, question_type="object_rel_distance",
+                       question="Which object is closest to the sofa?", ground_truth="B",
+                       options=["A. bed", "B. table", "C. lamp"], frame_range=(0, T), fps=4.0))
+    return qs
+
+
+def make_store(root: Path, size: int = 16) -> Path:
+    """Episodes whose frame t is filled with the value 10*t + episode number (known by construction)."""
+    store = EpisodeStore(root / "train" / "episodes")
+    for n, (eid, T) in enumerate(LENGTHS.items()):
+        c2w = np.repeat(np.eye(4, dtype=np.float32)[None], T, 0)
+        c2w[:, 0, 3] = np.arange(T) * 0.25
+        log = EpisodeLog(scene_id="s", episode_id=eid, camera_to_world=c2w, positions=c2w[:, :3, 3].copy(),
+                         headings=np.zeros(T, np.float32), visible=[{} for _ in range(T)],
+                         image_size=(size, size), hfov_deg=90.0)
+        with store.writer(eid, num_frames=T, image_size=(size, size)) as w:
+            for t in range(T):
+                w.write(t, np.full((size, size, 3), 10 * t + n, np.uint8), np.full((size, size), 1.0 + t, np.float32))
+            w.finish(log, questions=_questions(eid, T))
+    return root
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory) -> Path:
+    return make_store(tmp_path_factory.mktemp("train_store"))
+
+
+def test_subsample_keeps_stride_and_last_frame():
+    assert subsample_indices(0, 17, 8).tolist() == [0, 8, 16]
+    assert subsample_indices(0, 9, 4).tolist() == [0, 4, 8]
+    assert subsample_indices(0, 10, 4).tolist() == [0, 4, 8, 9]
+    with pytest.raises(ValueError, match="stride"):
+        subsample_indices(0, 10, 0)
+
+
+def test_dataset_loads_strided_uint8_frames_and_geometry(data_root):
+    ds = EpisodeVideoDataset(data_root / "train", stride=4)
+    assert ds.episode_ids == ["ep_a", "ep_b", "ep_c"]
+    a, c = ds[0], ds[2]
+    assert a.frames.shape == (5, 3, 16, 16) and a.frames.dtype == torch.uint8  # frames 0, 4, 8, 12, 16
+    assert a.frame_indices.tolist() == [0, 4, 8, 12, 16]
+    assert a.frames[:, 0, 0, 0].tolist() == [0, 40, 80, 120, 160]
+    assert c.frames[:, 0, 0, 0].tolist() == [2, 42, 82]  # episode 2: value 10*t + 2 at t = 0, 4, 8
+    assert a.depth.shape == (5, 16, 16) and a.depth[:, 0, 0].tolist() == [1.0, 5.0, 9.0, 13.0, 17.0]
+    assert a.cam_to_world[:, 0, 3].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    f = a.intrinsics[0, 0, 0].item()
+    assert a.intrinsics.shape == (5, 3, 3) and f == pytest.approx(8.0)  # 90 deg hfov, 16 px: f = W/2
+    assert len(a.questions) == 4 and ds[0] is a  # cached after the first read
+
+
+def test_collate_groups_questions_per_video(data_root):
+    ds = EpisodeVideoDataset(data_root / "train", stride=4)
+    texts = [t for i in range(len(ds)) for q in ds[i].questions for t in (q.prompt(), answer_text(q))]
+    tok = build_tokenizer(texts, vocab_size=300)
+    batch = collate([ds[0], ds[1]], tok)
+    assert batch["pixel_values"].shape == (2, 5, 3, 16, 16)
+    assert batch["geometry"]["depth"].shape == (2, 5, 16, 16)
+    assert batch["video_index"].tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
+    assert batch["input_ids"].shape[0] == 8
+    # the loss sees the answer tokens and EOS only: "1" + EOS for the first question, "B" + EOS for the 4th
+    labels = batch["labels"]
+    assert tok.decode([t for t in labels[0].tolist() if t >= 0], skip_special_tokens=True) == "1"
+    assert tok.decode([t for t in labels[3].tolist() if t >= 0], skip_special_tokens=True) == "B"
+    sub = collate([ds[0]], tok, questions_per_video=2, rng=np.random.default_rng(0))
+    assert sub["video_index"].tolist() == [0, 0] and sub["input_ids"].shape[0] == 2
+    with pytest.raises(ValueError, match="different frame counts"):
+        collate([ds[0], ds[2]], tok)
+
+
+TINY_MODEL = {
+    "vision_config": {"model_type": "siglip_vision_model", "hidden_size": 32, "intermediate_size": 64,
+                      "num_hidden_layers": 1, "num_attention_heads": 2, "image_size": 16, "patch_size": 8,
+                      "vision_use_head": False},
+    "text_config": {"model_type": "qwen2", "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+                    "num_attention_heads": 2, "num_key_value_heads": 1, "vocab_size": 300,
+                    "max_position_embeddings": 256, "tie_word_embeddings": False},
+    "hidden_size": 32, "geometry_dim": 16, "num_heads": 2, "geometry_source": "oracle",
+}
+MEMORY = {"memory_mode": "dual", "working_memory_size": 2, "episodic_memory_size": 2, "entry_grid": 1}
+
+
+def _trainer(data_root: Path, run_dir: Path, **overrides) -> Trainer:
+    kwargs = dict(data_root=str(data_root), val_split=None, test_split=None, stride=4, max_steps=6,
+                  questions_per_video=2, warmup_steps=2, lr=3e-3, tokenizer_vocab_size=300, log_every=1,
+                  checkpoint_every=100, device="cpu", progress=False, num_threads=1)
+    cfg = TrainConfig(**{**kwargs, **overrides})
+    return Trainer(cfg, OmegaConf.create(TINY_MODEL), OmegaConf.create(MEMORY), run_dir=run_dir)
+
+
+def test_stopped_and_resumed_run_ends_with_the_same_weights(data_root, tmp_path):
+    full = _trainer(data_root, tmp_path / "full")
+    assert full.fit()["finished"]
+
+    first = _trainer(data_root, tmp_path / "split", stop_after=3)
+    s1 = first.fit()
+    assert s1["step"] == 3 and not s1["finished"] and (tmp_path / "split/checkpoints/last.pt").is_file()
+    torch.manual_seed(1234)  # a different process state before resuming must not matter
+    np.random.seed(99)
+    second = _trainer(data_root, tmp_path / "split")
+    assert second.fit()["step"] == 6
+
+    a, b = full.model.state_dict(), second.model.state_dict()
+    assert a.keys() == b.keys()
+    changed = [k for k in a if not torch.equal(a[k], first.model.state_dict()[k])]
+    assert changed  # training moved the weights between step 3 and 6
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    rows = [r["step"] for r in second._read_rows() if "loss" in r]
+    assert rows == [1, 2, 3, 4, 5, 6]  # the metrics log continues without gaps or repeats
+    assert (tmp_path / "full/model/model.safetensors").is_file() and (tmp_path / "full/model/tokenizer.json").is_file()
+
+
+def test_one_process_gloo_ddp_matches_a_plain_run(data_root, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0"}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    torch.distributed.init_process_group("gloo", rank=0, world_size=1)
+    try:
+        ddp = _trainer(data_root, tmp_path / "ddp", max_steps=3)
+        assert isinstance(ddp.ddp_model, torch.nn.parallel.DistributedDataParallel)
+        ddp.fit()
+    finally:
+        torch.distributed.destroy_process_group()
+        for k, v in old.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    plain = _trainer(data_root, tmp_path / "plain", max_steps=3)
+    plain.fit()
+    for k, v in plain.model.state_dict().items():
+        torch.testing.assert_close(ddp.model.state_dict()[k], v, rtol=1e-5, atol=1e-6)
