@@ -4,6 +4,11 @@
    with a top-down map per scene.
 2. Renders RGB | depth | semantic views of each scene's rooms.
 3. Records a long exploration episode in a held-out test scene: mp4, EpisodeLog, top-down trajectory.
+4. Question answering (``qa.enabled``): records a tour of that held-out scene at the training store's
+   resolution, asks the EQA generator's questions about it, streams every ``qa.stride``-th frame into
+   the shipped VLM2 checkpoint's memory, answers, and writes ``qa/qa_video.mp4`` (streamed frames,
+   then one card per question: the model's answer, the truth, blind/frequency answers) and
+   ``qa/qa_report.json`` (scores of VLM2 and the baselines on every question).
 
 Example (shell)::
 
@@ -60,6 +65,16 @@ def main(cfg: DictConfig) -> None:
     print("[demo] long exploration episode in a held-out scene:")
     for name, p in paths.items():
         print(f"         {name}: {p}")
+    if cfg.qa.enabled:
+        from vlm2_agent.eqa.demo_episode import run_qa
+        from vlm2_agent.eqa.episode import EpisodeLog
+
+        scene_id = EpisodeLog.load(paths["episode_log"]).scene_id
+        qa = run_qa(cfg.qa, dataset_dir, scene_id, out_dir / "qa",
+                    checkpoint=Path(hydra.utils.to_absolute_path(cfg.qa.checkpoint)))
+        print("[demo] VLM2 question answering on the held-out scene:")
+        for name, p in qa.items():
+            print(f"         {name}: {p}")
 
 
 if __name__ == "__main__":
