@@ -177,18 +177,9 @@ class Context:
         return Question(
             id=f"{self.log.scene_id}/{self.log.episode_id}/{qtype}/{k}",
             scene_id=self.log.scene_id, episode_id=self.log.episode_id, question_type=qtype,
-            question=spoken(text), ground_truth=gt, frame_range=self.frame_range, fps=self.log.fps,
-            options=[spoken(o) for o in options or []], answer=answer, meta=meta,
+            question=text, ground_truth=gt, frame_range=self.frame_range, fps=self.log.fps,
+            options=options or [], answer=answer, meta=meta,
         )
-
-
-def spoken(text: str) -> str:
-    """Category labels are snake_case identifiers (``coffee_table``); questions say them as words.
-
-    >>> spoken("You are a robot beginning at the coffee_table facing the tv_stand.")
-    'You are a robot beginning at the coffee table facing the tv stand.'
-    """
-    return text.replace("_", " ")
 
 
 def shuffled(items: Sequence[Any], rng: np.random.Generator, limit: int) -> list[Any]:
