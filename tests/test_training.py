@@ -138,7 +138,8 @@ def test_stopped_and_resumed_run_ends_with_the_same_weights(data_root, tmp_path)
         assert torch.equal(a[k], b[k]), k
     rows = [r["step"] for r in second._read_rows() if "loss" in r]
     assert rows == [1, 2, 3, 4, 5, 6]  # the metrics log continues without gaps or repeats
-    assert (tmp_path / "full/model/model.safetensors").is_file() and (tmp_path / "full/model/tokenizer.json").is_file()
+    for name in ("model.safetensors", "config.json", "tokenizer.json", "train_questions.jsonl.gz"):
+        assert (tmp_path / "full/model" / name).is_file(), name
 
 
 def test_one_process_gloo_ddp_matches_a_plain_run(data_root, tmp_path):

@@ -101,6 +101,18 @@ def build_model(model_cfg, memory_cfg, tokenizer) -> VLM2Model:
     return model
 
 
+def export_questions(dataset: EpisodeVideoDataset, path: str | Path) -> Path:
+    """All questions of ``dataset`` as gzip JSONL (byte-identical for the same store)."""
+    import gzip
+
+    text = "".join(json.dumps(q.to_dict()) + "\n" for i in range(len(dataset)) for q in dataset.questions(i))
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(gzip.compress(text.encode(), compresslevel=9, mtime=0))
+    os.replace(tmp, path)
+    return path
+
+
 class Trainer:
     """Owns the data, model, optimiser and run folder of one training run."""
 
@@ -232,7 +244,10 @@ class Trainer:
 
     # --------------------------------------------------------------- outputs
     def save_model(self, path: str | Path) -> Path:
+        """model.safetensors + config.json + tokenizer.json, and the training questions (gzip JSONL) that
+        the blind / frequency baselines of ``make demo`` are fitted on."""
         VLM2Streamer(self.model, self.tokenizer, self.device).save_pretrained(path)
+        export_questions(self.train_ds, Path(path) / "train_questions.jsonl.gz")
         self.model.train()
         return Path(path)
 
@@ -273,4 +288,4 @@ class Trainer:
         self.logger.log({k: v for k, v in row.items() if k != "step"}, step=row["step"])
 
 
-__all__ = ["Trainer", "build_model", "init_distributed", "make_tokenizer", "warmup_cosine"]
+__all__ = ["Trainer", "build_model", "export_questions", "init_distributed", "make_tokenizer", "warmup_cosine"]
