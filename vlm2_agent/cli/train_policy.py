@@ -32,7 +32,11 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     from vlm2_agent.policy.training import (build_ppo, evaluate_nav, make_vec_env, nav_metrics_callback,
                                             write_json)
 
+    import torch
+
     pcfg = OmegaConf.to_container(cfg.policy, resolve=True)
+    if pcfg.get("torch_threads"):
+        torch.set_num_threads(int(pcfg["torch_threads"]))  # 2 shared cores: more threads only contend
     if pcfg.get("vlm2", {}).get("checkpoint"):
         pcfg["vlm2"]["checkpoint"] = _abs(pcfg["vlm2"]["checkpoint"])
     seed = int(cfg.seed)

@@ -4,7 +4,8 @@ Phase 1 (tour): the exploration expert (``envs.expert.plan_tour``) walks ``tour`
 scene; the action passed to ``step`` is ignored and replaced by the expert's, reward is 0 and
 ``obs["tour"] == 1``. Every frame's semantic pixel counts record which object instances were seen.
 Phase 2 (navigation): the goal is a (category, room type) pair of an instance seen during the tour
-with at least ``min_pixels`` pixels in some frame ("go to the armchair you saw in the bedroom"),
+with at least ``min_pixels`` pixels in some frame (any visible
+instance if none is that large) ("go to the armchair you saw in the bedroom"),
 preferring instances last seen in the first half of the tour; its view points are those of every
 instance of that category in a room of that type. Measures, reward and success are ObjectNav's
 (``success_distance`` 0.1 m to a view point, ``spl``, ``soft_spl``), counted from the tour's end;
@@ -175,13 +176,15 @@ class ReturnNavEnv(ObjectNavEnv):
                 rec[1], rec[2] = t, max(rec[2], c)
 
     # ----- goal ----------------------------------------------------------------------------------
-    def goal_candidates(self) -> dict[tuple[str, str], list[int]]:
-        """(category, room type) -> instance ids seen with >= ``min_pixels`` pixels during the tour."""
+    def goal_candidates(self, min_pixels: int | None = None) -> dict[tuple[str, str], list[int]]:
+        """(category, room type) -> instance ids seen with >= ``min_pixels`` (default: the env's) pixels
+        in one frame of the tour."""
+        min_pixels = self.min_pixels if min_pixels is None else min_pixels
         rooms = {r.room_id: r.room_type for r in self.scene.rooms}
         out: dict[tuple[str, str], list[int]] = {}
         for o in self.scene.objects:
             rec = self.seen.get(int(o.instance_id))
-            if rec is None or rec[2] < self.min_pixels or o.category not in self.categories:
+            if rec is None or rec[2] < min_pixels or o.category not in self.categories:
                 continue
             rt = rooms.get(o.room_id)
             if rt in self.room_types:
@@ -190,16 +193,10 @@ class ReturnNavEnv(ObjectNavEnv):
 
     def _begin_navigation(self) -> None:
         self.in_tour = False
-        cands = self.goal_candidates()
-        scored = []
-        for (cat, rt), seen_ids in sorted(cands.items()):
-            d = float(self.navgrid.geodesic_distance_to_cells(self.position, self._goal_cells_for(cat, rt)))
-            if np.isfinite(d) and d > self.success_distance:
-                last = max(self.seen[i][1] for i in seen_ids)
-                scored.append((cat, rt, d, last))
+        scored = self._score(self.goal_candidates()) or self._score(self.goal_candidates(min_pixels=1))
         if not scored:
             raise RuntimeError(f"scene {self.scene.scene_id}: no object seen during the {len(self.tour)}-step tour "
-                               f"is reachable (min_pixels={self.min_pixels}); use a longer tour")
+                               "is reachable; use a longer tour")
         half = max(len(self.tour), 1) / 2
         for keep in (lambda s: s[2] >= self.min_goal_distance and s[3] < half,
                      lambda s: s[2] >= self.min_goal_distance, lambda s: True):
@@ -210,6 +207,16 @@ class ReturnNavEnv(ObjectNavEnv):
         self.goal_category, self.goal_room_type = cat, rt
         self.goal_instances = tuple(self._instances(cat, rt))
         self._start_measures()
+
+    def _score(self, cands: dict[tuple[str, str], list[int]]) -> list[tuple[str, str, float, int]]:
+        """(category, room type, geodesic distance, last seen step) of the reachable candidates."""
+        scored = []
+        for (cat, rt), seen_ids in sorted(cands.items()):
+            d = float(self.navgrid.geodesic_distance_to_cells(self.position, self._goal_cells_for(cat, rt)))
+            if np.isfinite(d) and d > self.success_distance:
+                last = max(self.seen[i][1] for i in seen_ids)
+                scored.append((cat, rt, d, last))
+        return scored
 
     def _instances(self, category: str, room_type: str) -> list[int]:
         rooms = {r.room_id: r.room_type for r in self.scene.rooms}

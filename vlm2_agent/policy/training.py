@@ -50,6 +50,24 @@ def env_kwargs(cfg: Mapping[str, Any], split: str) -> dict[str, Any]:
     return {"config": config, **kwargs}
 
 
+class FailedStopPenalty(gym.Wrapper):
+    """Training-reward shaping: ``stop`` without success costs ``penalty`` more. The env's measures
+    (success, SPL) are untouched. Why: with habitat's reward (distance decrease - 0.01 per step) an
+    early random policy earns about as much walking as stopping, and small PPO runs collapse onto
+    an immediate ``stop``; a failed stop that costs more than a walk to the step limit removes that trap.
+    """
+
+    def __init__(self, env: gym.Env, penalty: float = 1.0):
+        super().__init__(env)
+        self.penalty = float(penalty)
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if terminated and int(np.asarray(action).item()) == 0 and not info.get("success", 0.0):
+            reward -= self.penalty
+        return obs, reward, terminated, truncated, info
+
+
 def policy_keys(cfg: Mapping[str, Any], space: gym.spaces.Dict) -> list[str]:
     """Observation keys the policy sees: images only for image extractors, never the tour flag."""
     extractor = _get(cfg, "extractor", "vlm2")
@@ -83,6 +101,9 @@ def make_env(cfg: Mapping[str, Any], rank: int, seed: int, split: str = "train",
             env = gym.make(TASKS[task], **env_kwargs(cfg, split))
         if wrap is not None:
             env = wrap(env)
+        penalty = float(_get(cfg, "failed_stop_penalty", 0.0))
+        if penalty and split == "train":
+            env = FailedStopPenalty(env, penalty)
         mem = _get(cfg, "memory", None)
         if mem:
             v = dict(_get(cfg, "vlm2", {}))
@@ -216,5 +237,5 @@ def write_json(path: str | Path, data: Any) -> Path:
     return path
 
 
-__all__ = ["TASKS", "env_kwargs", "make_env", "make_vec_env", "policy_kwargs", "build_ppo",
+__all__ = ["TASKS", "FailedStopPenalty", "env_kwargs", "make_env", "make_vec_env", "policy_kwargs", "build_ppo",
            "nav_metrics_callback", "evaluate_nav", "write_json"]
