@@ -79,6 +79,13 @@ def qa_card(frame: np.ndarray, question: str, options: Sequence[str], answer: st
     return np.asarray(img)
 
 
+def truth_text(q: Question) -> str:
+    """The truth as shown on a card: ``B (cabinet)`` for multiple choice, ``2.4`` for numbers."""
+    if q.is_numerical:
+        return f"{round(float(q.ground_truth), 1):g}"
+    return f"{q.ground_truth} ({q.answer})" if q.answer else str(q.ground_truth)
+
+
 def qa_video_frames(frames: np.ndarray, steps: Sequence[int], questions: Sequence[Question], answers: Sequence[str],
                     baselines: Mapping[str, Sequence[str]], title: str, hold: int = 8) -> list[np.ndarray]:
     """Streaming section (one output frame per streamed frame) then ``hold`` output frames per question."""
@@ -86,7 +93,7 @@ def qa_video_frames(frames: np.ndarray, steps: Sequence[int], questions: Sequenc
     for i, (q, a) in enumerate(zip(questions, answers)):
         score = make_record(q, a)["score"]
         text = q.question if not q.question.startswith(PRE_PROMPT) else q.question[len(PRE_PROMPT):]
-        card = qa_card(frames[-1], text, q.options, a, str(q.ground_truth if q.answer is None else q.answer),
+        card = qa_card(frames[-1], text, q.options, a, truth_text(q),
                        {n: r[i] for n, r in baselines.items()}, score,
                        header=f"Q{i + 1}/{len(questions)} {q.question_type} ({q.horizon})")
         out += [card] * hold
@@ -130,4 +137,4 @@ def save_json(doc: Mapping[str, Any], path: str | Path) -> Path:
     return path
 
 
-__all__ = ["qa_card", "qa_report", "qa_video_frames", "save_json", "stream_frame", "write_video"]
+__all__ = ["qa_card", "qa_report", "qa_video_frames", "save_json", "stream_frame", "truth_text", "write_video"]
