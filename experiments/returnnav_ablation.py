@@ -48,7 +48,8 @@ def record_videos(cfg: dict, policy_zip: Path, oracle_cfg: dict, episodes: int, 
     for who, c, act in (("dual", cfg, lambda o, e: int(model.predict(o, deterministic=True)[0])),
                         ("oracle", oracle_cfg, lambda o, e: e.unwrapped.oracle_action())):
         rec: list = []
-        env = make_env(c, 0, seed, "test", wrap=lambda e: rec.append(RecordEpisode(e, out_dir, name_prefix=who)) or rec[-1])()
+        env = make_env(c, 0, seed, "test", wrap=lambda e: rec.append(RecordEpisode(e, out_dir, name_prefix=who)) or rec[-1],
+                       initial_reset=False)()
         for i in range(episodes):
             obs, info = env.reset(seed=seed + i)
             done = False

@@ -80,9 +80,10 @@ def policy_keys(cfg: Mapping[str, Any], space: gym.spaces.Dict) -> list[str]:
 
 
 def make_env(cfg: Mapping[str, Any], rank: int, seed: int, split: str = "train", in_worker: bool = False,
-             wrap: Callable[[gym.Env], gym.Env] | None = None) -> Callable[[], gym.Env]:
+             wrap: Callable[[gym.Env], gym.Env] | None = None, initial_reset: bool = True) -> Callable[[], gym.Env]:
     """A thunk for vector envs: task env (+ ``wrap``, e.g. a recorder) + memory / tour wrapper +
-    observation filter + SB3 ``Monitor``. Every worker builds its own VLM2 memory model."""
+    observation filter + SB3 ``Monitor``. Every worker builds its own VLM2 memory model.
+    ``initial_reset`` seeds the env with ``seed + rank`` by one reset (skip it when recording)."""
 
     def thunk() -> gym.Env:
         import vlm2_agent.policy  # noqa: F401  (registers ReturnNav in spawned workers)
@@ -119,7 +120,8 @@ def make_env(cfg: Mapping[str, Any], rank: int, seed: int, split: str = "train",
         if keys != list(env.observation_space.spaces):
             env = gym.wrappers.FilterObservation(env, keys)
         env = Monitor(env, info_keywords=("success", "spl"))
-        env.reset(seed=seed + rank)
+        if initial_reset:
+            env.reset(seed=seed + rank)
         env.action_space.seed(seed + rank)
         return env
 
@@ -209,7 +211,7 @@ def evaluate_nav(act: Callable[[dict[str, np.ndarray], gym.Env], int], cfg: Mapp
     ``split``. ``act(obs, env)`` returns an action; ``env.unwrapped`` gives oracle access."""
     from tqdm.auto import tqdm
 
-    env = make_env(cfg, 0, seed, split, wrap=wrap)()
+    env = make_env(cfg, 0, seed, split, wrap=wrap, initial_reset=wrap is None)()
     rows = []
     for i in tqdm(range(episodes), desc="eval", disable=not progress, leave=False):
         obs, info = env.reset(seed=seed + i)
