@@ -123,6 +123,42 @@ def write_report(out_root: Path, data_root: Path, results: Path, seed: int, pres
     return results / "ablations.md"
 
 
+def video_swap_check(run_dir: Path, data_root: Path, stride: int = 8, max_episodes: int | None = None) -> dict:
+    """Does the model use the video? Each test episode's questions answered from its own video and from
+    the video of the next scene's tour of the same horizon (same length bucket, other rooms and objects).
+    Equal scores mean the answers come from the question text alone."""
+    import dataclasses
+
+    import torch
+
+    from vlm2_agent.eqa import evaluate
+    from vlm2_agent.model import VLM2Streamer
+    from vlm2_agent.training.data import EpisodeVideoDataset
+    from vlm2_agent.training.evaluation import answer_item
+
+    torch.set_num_threads(1)
+    streamer = VLM2Streamer.from_pretrained(run_dir / "model", device="cpu")
+    ds = EpisodeVideoDataset(data_root / "test", stride=stride)
+    n = len(ds) if max_episodes is None else min(max_episodes, len(ds))
+    by_h: dict[str, list[int]] = {}
+    for i in range(n):
+        by_h.setdefault(ds.episode_ids[i].rsplit("-", 2)[1], []).append(i)
+    qs, own, swapped, same = [], [], [], 0
+    for idx in by_h.values():
+        for k, i in enumerate(idx):
+            item, other = ds[i], ds[idx[(k + 1) % len(idx)]]
+            fake = dataclasses.replace(other, questions=item.questions)
+            a = answer_item(streamer.model, streamer.tokenizer, item)
+            b = answer_item(streamer.model, streamer.tokenizer, fake)
+            qs += item.questions
+            own += a
+            swapped += b
+            same += sum(x == y for x, y in zip(a, b))
+    t_own, t_swap = evaluate(qs, own)["table"], evaluate(qs, swapped)["table"]
+    return {"run": str(run_dir), "episodes": n, "questions": len(qs), "identical_answers": same / len(qs),
+            "own_video": {b: t_own[b]["overall"] for b in t_own}, "swapped_video": {b: t_swap[b]["overall"] for b in t_swap}}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out-root", type=Path, default=Path("outputs/ablations"))
@@ -132,8 +168,16 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--only", nargs="*", choices=list(RUNS), help="train only these runs")
     p.add_argument("--report-only", action="store_true")
+    p.add_argument("--diagnose", nargs="*", metavar="RUN", help="only the video-swap check of these runs "
+                   "(writes <results>/video_swap.json)")
     p.add_argument("overrides", nargs="*", help="extra Hydra overrides for every run, e.g. train.max_steps=300")
     a = p.parse_args()
+    if a.diagnose is not None:
+        doc = [video_swap_check(a.out_root / r, a.data_root) for r in (a.diagnose or ["vlm2_dual"])]
+        a.results.mkdir(parents=True, exist_ok=True)
+        (a.results / "video_swap.json").write_text(json.dumps(doc, indent=1) + "\n")
+        print(json.dumps(doc, indent=1))
+        return
     seconds = {} if a.report_only else run_all(a.only or list(RUNS), a.out_root, a.preset, a.seed, a.overrides)
     path = write_report(a.out_root, a.data_root, a.results, a.seed, a.preset, a.overrides, seconds)
     print(path.read_text())

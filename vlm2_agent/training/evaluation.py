@@ -21,7 +21,7 @@ from vlm2_agent.eqa.question import Question
 from vlm2_agent.model.device import autocast_context
 from vlm2_agent.model.memory import MemoryState
 
-from .data import EpisodeVideoDataset
+from .data import EpisodeVideoDataset, VideoItem
 
 
 def repeat_state(state: MemoryState, n: int) -> MemoryState:
@@ -40,29 +40,35 @@ def repeat_state(state: MemoryState, n: int) -> MemoryState:
 
 
 @torch.no_grad()
+def answer_item(model, tokenizer, item: VideoItem, question_batch: int = 128) -> list[str]:
+    """Stream one video into a fresh memory, then answer all of its questions from copies of it."""
+    device = next(model.parameters()).device
+    use_geometry = getattr(model.config, "geometry_source", "none") == "oracle"
+    geo = {k: v[None].to(device) for k, v in item.geometry.items()} if use_geometry else None
+    replies: list[str] = []
+    with autocast_context(device):
+        state = model.init_memory(1)
+        model.observe(state, item.frames[None].to(device), geo)
+        for s in range(0, len(item.questions), question_batch):
+            chunk = item.questions[s:s + question_batch]
+            replies += model.generate_answers(repeat_state(state, len(chunk)), tokenizer, [q.prompt() for q in chunk])
+    return replies
+
+
+@torch.no_grad()
 def answer_dataset(model, tokenizer, dataset: EpisodeVideoDataset, max_episodes: int | None = None,
                    question_batch: int = 128, progress: bool = True) -> tuple[list[Question], list[str]]:
     """Questions of the first ``max_episodes`` episodes (all by default) and the model's replies."""
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
-    use_geometry = getattr(model.config, "geometry_source", "none") == "oracle"
     n = len(dataset) if max_episodes is None else min(max_episodes, len(dataset))
     questions: list[Question] = []
     replies: list[str] = []
     for i in tqdm(range(n), desc="answer", unit="video", disable=not progress, leave=False):
         item = dataset[i]
-        if not item.questions:
-            continue
-        geo = {k: v[None].to(device) for k, v in item.geometry.items()} if use_geometry else None
-        with autocast_context(device):
-            state = model.init_memory(1)
-            model.observe(state, item.frames[None].to(device), geo)
-            for s in range(0, len(item.questions), question_batch):
-                chunk = item.questions[s:s + question_batch]
-                replies += model.generate_answers(repeat_state(state, len(chunk)), tokenizer,
-                                                  [q.prompt() for q in chunk])
-        questions += item.questions
+        if item.questions:
+            replies += answer_item(model, tokenizer, item, question_batch)
+            questions += item.questions
     model.train(was_training)
     return questions, replies
 
@@ -79,4 +85,4 @@ def dataset_predict_fn(model, tokenizer, dataset: EpisodeVideoDataset):
     return predict
 
 
-__all__ = ["answer_dataset", "dataset_predict_fn", "repeat_state"]
+__all__ = ["answer_dataset", "answer_item", "dataset_predict_fn", "repeat_state"]
