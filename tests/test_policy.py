@@ -71,15 +71,16 @@ def _space():
 @pytest.mark.parametrize("freeze", [True, False])
 def test_extractor_shape_and_gradients(freeze):
     ext = VLM2FeaturesExtractor(_space(), vlm2=VLM2_TINY, freeze=freeze, embed_dim=8)
-    assert ext.features_dim == 128 + 8 + 2
+    assert ext.features_dim == 128 + 8 + 64
     g = torch.Generator().manual_seed(0)
     obs = {"rgb": torch.rand(3, 3, 32, 32, generator=g), "depth": 1 + 3 * torch.rand(3, 32, 32, 1, generator=g),
            "objectgoal": torch.tensor([[0.0], [4.0], [9.0]]), "gps": torch.randn(3, 2, generator=g)}
     out = ext.train()(obs)
-    assert out.shape == (3, 138)
-    torch.testing.assert_close(out[:, -2:], obs["gps"])
+    assert out.shape == (3, 200)
+    torch.testing.assert_close(out[:, :128].mean(dim=1), torch.zeros(3), atol=1e-4, rtol=0)  # layer-normalised
     out.square().sum().backward()
     assert ext.embeds["objectgoal"].weight.grad.abs().sum() > 0
+    assert ext.vector_net[0].weight.grad.abs().sum() > 0
     grads = [p.grad for p in ext.backbone.vision.parameters()]
     if freeze:
         assert all(g is None for g in grads) and not ext.backbone.training

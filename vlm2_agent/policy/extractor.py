@@ -5,9 +5,13 @@ Observation keys it understands (others are flattened and concatenated as they a
 - ``rgb`` (H, W, 3) or (3, H, W) uint8 (SB3 transposes and scales images to [0, 1] before this);
 - ``depth`` (H, W, 1) metres: oracle geometry (point maps in the current camera frame);
 - ``objectgoal`` / ``roomgoal`` (1,) integer indices: learned embeddings;
-- every other Box (``pointgoal_with_gps_compass``, ``gps``, ``compass``, ``memory``...): flattened.
+- every other Box (``pointgoal_with_gps_compass``, ``gps``, ``compass``, ``memory``...): flattened,
+  concatenated and encoded by Linear + ReLU to ``vector_dim``.
 
-The fused tokens H_t of the frame are mean-pooled to one D-vector. ``freeze=True`` keeps the
+The fused tokens H_t of the frame are mean-pooled to one D-vector and layer-normalised. Why the
+vector encoder: raw-concatenated beside 128 image features, the 2 numbers of a point goal are
+drowned and small PPO runs do not learn PointNav; encoded (as habitat's baselines embed the goal)
+they are not. ``freeze=True`` keeps the
 backbone fixed (no gradient, eval mode); ``freeze=False`` fine-tunes it with the policy.
 
 Example:
@@ -17,7 +21,7 @@ Example:
     ...                      "pointgoal_with_gps_compass": spaces.Box(-10, 10, (2,), np.float32)})
     >>> ext = VLM2FeaturesExtractor(space, vlm2={"geometry_source": "none", "use_a3pi": False, "use_vaga": False})
     >>> ext.features_dim
-    130
+    192
 """
 
 from __future__ import annotations
@@ -50,12 +54,13 @@ class VLM2FeaturesExtractor(BaseFeaturesExtractor):
         freeze: keep the backbone fixed (True) or fine-tune it (False).
         hfov: horizontal field of view (degrees) of the depth camera, for the intrinsics.
         embed_dim: width of each goal-index embedding.
+        vector_dim: width of the encoding of the other vector observations.
         rgb_key, depth_key: observation keys of the camera images.
     """
 
     def __init__(self, observation_space: gym.spaces.Dict, vlm2: Mapping[str, Any] | None = None,
                  checkpoint: str | None = None, seed: int = 0, freeze: bool = True, hfov: float = 90.0,
-                 embed_dim: int = 16, rgb_key: str = "rgb", depth_key: str = "depth"):
+                 embed_dim: int = 16, vector_dim: int = 64, rgb_key: str = "rgb", depth_key: str = "depth"):
         if not isinstance(observation_space, gym.spaces.Dict):
             raise TypeError(f"VLM2FeaturesExtractor needs a Dict observation space, got {type(observation_space).__name__}")
         spaces = observation_space.spaces
@@ -74,13 +79,16 @@ class VLM2FeaturesExtractor(BaseFeaturesExtractor):
             if not isinstance(spaces[k], gym.spaces.Box) or len(spaces[k].shape) > 1:
                 raise ValueError(f"VLM2FeaturesExtractor: observation {k!r} must be a flat Box vector, got {spaces[k]}")
         vec_dim = sum(int(spaces[k].shape[0]) if spaces[k].shape else 1 for k in vector_keys)
-        super().__init__(observation_space, dim + embed_dim * len(embed_keys) + vec_dim)
+        vec_out = int(vector_dim) if vec_dim else 0
+        super().__init__(observation_space, dim + embed_dim * len(embed_keys) + vec_out)
         if dim == 0 and embed_dim * len(embed_keys) + vec_dim == 0:
             raise ValueError(f"VLM2FeaturesExtractor: nothing to encode in {sorted(spaces)}")
         self.backbone = backbone
         self.freeze = bool(freeze)
         self.hfov = float(hfov)
         self.vector_keys = vector_keys
+        self.frame_norm = nn.LayerNorm(dim) if dim else None
+        self.vector_net = nn.Sequential(nn.Linear(vec_dim, vec_out), nn.ReLU()) if vec_dim else None
         self.embeds = nn.ModuleDict({k: nn.Embedding(_num_values(spaces[k]), embed_dim) for k in embed_keys})
         if backbone is not None and self.freeze:
             backbone.requires_grad_(False)
@@ -117,14 +125,16 @@ class VLM2FeaturesExtractor(BaseFeaturesExtractor):
         if self.backbone is not None:
             if self.freeze:
                 with torch.no_grad():
-                    parts.append(self.encode_frames(observations))
+                    frames = self.encode_frames(observations)
             else:
-                parts.append(self.encode_frames(observations))
+                frames = self.encode_frames(observations)
+            parts.append(self.frame_norm(frames))
         for k, emb in self.embeds.items():
             idx = observations[k].reshape(observations[k].shape[0], -1)[:, 0].round().long()
             parts.append(emb(idx.clamp(0, emb.num_embeddings - 1)))
-        for k in self.vector_keys:
-            parts.append(observations[k].float().reshape(observations[k].shape[0], -1))
+        if self.vector_net is not None:
+            vec = [observations[k].float().reshape(observations[k].shape[0], -1) for k in self.vector_keys]
+            parts.append(self.vector_net(torch.cat(vec, dim=1)))
         return torch.cat(parts, dim=1)
 
 

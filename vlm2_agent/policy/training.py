@@ -164,11 +164,19 @@ def policy_kwargs(cfg: Mapping[str, Any], hfov: float = 90.0) -> dict[str, Any]:
 
 def build_ppo(cfg: Mapping[str, Any], venv, seed: int, tensorboard_log: str | None = None):
     """PPO with ``MultiInputPolicy`` and the config's extractor and hyper-parameters."""
+    import torch
     from stable_baselines3 import PPO
 
     hp = {"n_steps": 128, "batch_size": 64, "n_epochs": 4, "learning_rate": 3e-4, "gamma": 0.99,
           "gae_lambda": 0.95, "ent_coef": 0.01, "clip_range": 0.2, **dict(_get(cfg, "ppo", {}))}
-    return PPO("MultiInputPolicy", venv, seed=seed, device="cpu", verbose=0, policy_kwargs=policy_kwargs(cfg), **hp)
+    model = PPO("MultiInputPolicy", venv, seed=seed, device="cpu", verbose=0, policy_kwargs=policy_kwargs(cfg), **hp)
+    bias = float(_get(cfg, "stop_logit_bias", 0.0))
+    if bias:
+        # A uniform initial policy stops within ~4 steps (p=1/4 per step), so it never walks far
+        # enough to feel the distance reward; a lower initial stop logit lets episodes run.
+        with torch.no_grad():
+            model.policy.action_net.bias[0] += bias
+    return model
 
 
 def nav_metrics_callback(curve_path: str | Path, logger=None, window: int = 20):
