@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seed", type=int, default=5000)
     p.add_argument("--out", default="results/policy/eval")
     p.add_argument("--curves", action="store_true", help="also plot the runs' training curves")
+    p.add_argument("--stochastic", action="store_true", help="sample policy actions instead of the argmax")
     p.add_argument("--no-baselines", action="store_true", help="skip random and oracle")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> dict:
         results["random"] = evaluate_nav(lambda o, e: e.action_space.sample(), base_cfg, args.episodes, **kw)
     for name, d in runs.items():
         model = PPO.load(d / "checkpoints" / "last.zip", device="cpu")
-        results[name] = evaluate_nav(lambda o, e, m=model: int(m.predict(o, deterministic=True)[0]),
+        results[name] = evaluate_nav(lambda o, e, m=model: int(m.predict(o, deterministic=not args.stochastic)[0]),
                                      cfgs[name], args.episodes, **kw)
     if not args.no_baselines:
         results["oracle (shortest path)"] = evaluate_nav(lambda o, e: e.unwrapped.oracle_action(), base_cfg,

@@ -44,9 +44,10 @@ def build_backbone(config: Mapping[str, Any] | None = None, checkpoint: str | Pa
             # Memory settings may be switched on a trained model (e.g. ablations): they add no weights
             # for "none"/"working", so only keys that keep the state dict compatible are accepted.
             allowed = {"memory_mode", "working_memory_size", "episodic_memory_size", "uniform_frames"}
-            bad = sorted(set(config) - allowed)
+            bad = sorted(k for k in set(config) - allowed if getattr(model.config, k, None) != config[k])
             if bad:
-                raise ValueError(f"build_backbone: with a checkpoint only {sorted(allowed)} may be overridden, got {bad}")
+                raise ValueError(f"build_backbone: checkpoint {str(path)!r} has {[(k, getattr(model.config, k, None)) for k in bad]}; "
+                                 f"with a checkpoint only {sorted(allowed)} may differ, got {[(k, config[k]) for k in bad]}")
             for k, v in config.items():
                 setattr(model.config, k, v)
             if "memory_mode" in config:
