@@ -42,18 +42,18 @@ def plot_curves(runs: Mapping[str, Sequence[dict]], path: str | Path, title: str
     for name, rows in runs.items():
         tr = [r for r in rows if "loss" in r]
         if tr:
-            axes[0].plot([r["step"] for r in tr], smooth([r["loss"] for r in tr]), label=name)
+            axes[0].plot([r["step"] for r in tr], smooth([r.get("lm_loss", r["loss"]) for r in tr]), label=name)
             geo = [r for r in tr if r.get("geometry_loss") is not None]
             if geo:
                 axes[1].plot([r["step"] for r in geo], smooth([r["geometry_loss"] for r in geo]), label=name)
-        ev = [r for r in rows if "eval/vsi_overall" in r]
+        ev = [r for r in rows if "val/vsi_overall" in r]
         if ev:
-            axes[2].plot([r["step"] for r in ev], [100 * r["eval/vsi_overall"] for r in ev], "o-", label=f"{name} VSI")
-            axes[2].plot([r["step"] for r in ev], [100 * r["eval/vsti_overall"] for r in ev], "s--",
+            axes[2].plot([r["step"] for r in ev], [100 * r["val/vsi_overall"] for r in ev], "o-", label=f"{name} VSI")
+            axes[2].plot([r["step"] for r in ev], [100 * r["val/vsti_overall"] for r in ev], "s--",
                          label=f"{name} VSTI")
-    axes[0].set_title("train loss (LM + geometry), EMA 0.8")
+    axes[0].set_title("train LM loss (answer tokens), EMA 0.8")
     axes[1].set_title("geometry loss (learned geometry only)")
-    axes[2].set_title("val overall score (x100)")
+    axes[2].set_title("val overall score (x100, first 6 val episodes)")
     for ax in axes:
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
