@@ -59,7 +59,8 @@ def qa_card(frame: np.ndarray, question: str, options: Sequence[str], answer: st
     img = Image.new("RGB", (w, h), (20, 20, 28))
     img.paste(_panel(frame, 200), (16, 16))
     d = ImageDraw.Draw(img)
-    d.text((16, 226), header, fill=GREY, font=_font(13))
+    for i, line in enumerate(header.splitlines()[:2]):  # two short lines: they stay left of the answer column
+        d.text((16, 222 + 16 * i), line, fill=GREY, font=_font(13))
     y = 16
     for line in textwrap.wrap(question, 44):
         d.text((232, y), line, fill=WHITE, font=_font(16))
@@ -73,9 +74,9 @@ def qa_card(frame: np.ndarray, question: str, options: Sequence[str], answer: st
     d.text((232, y), f"VLM2: {answer or '(empty)'}", fill=colour, font=_font(22))
     d.text((232, y + 30), f"truth: {truth}", fill=WHITE, font=_font(18))
     d.text((232, y + 54), f"score {score:.2f}", fill=colour, font=_font(14))
-    d.text((16, 250), "baselines:", fill=GREY, font=_font(13))
+    d.text((16, 262), "baselines:", fill=GREY, font=_font(13))
     for i, (name, reply) in enumerate(baselines.items()):
-        d.text((16, 268 + 17 * i), f"{name}: {reply}", fill=GREY, font=_font(13))
+        d.text((16, 280 + 17 * i), f"{name}: {reply}", fill=GREY, font=_font(13))
     return np.asarray(img)
 
 
@@ -95,7 +96,7 @@ def qa_video_frames(frames: np.ndarray, steps: Sequence[int], questions: Sequenc
         text = q.question if not q.question.startswith(PRE_PROMPT) else q.question[len(PRE_PROMPT):]
         card = qa_card(frames[-1], text, q.options, a, truth_text(q),
                        {n: r[i] for n, r in baselines.items()}, score,
-                       header=f"Q{i + 1}/{len(questions)} {q.question_type} ({q.horizon})")
+                       header=f"Q{i + 1}/{len(questions)} ({q.horizon} video)\n{q.question_type}")
         out += [card] * hold
     return out
 
