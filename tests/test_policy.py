@@ -14,6 +14,10 @@ from vlm2_agent.policy import SkipTour, VLM2FeaturesExtractor, VLM2MemoryWrapper
 POINTNAV = {"config": {"sensors": ("rgb", "depth"), "num_scenes": 1, "sim": {"resolution": (32, 32)},
                        "max_episode_steps": 30}}
 VLM2_TINY = {"geometry_source": "oracle"}
+VLM2_SMALL = {"geometry_source": "oracle", "hidden_size": 32, "geometry_dim": 16, "num_heads": 2,
+              "vision_config": {"model_type": "siglip_vision_model", "hidden_size": 32, "intermediate_size": 64,
+                                "num_hidden_layers": 1, "num_attention_heads": 2, "image_size": 32,
+                                "patch_size": 8, "vision_use_head": False}}
 
 
 def _memory_env(seed: int = 0) -> VLM2MemoryWrapper:
@@ -97,7 +101,7 @@ def test_policy_save_load_same_actions(tmp_path):
     from vlm2_agent.policy.training import policy_kwargs
 
     venv = DummyVecEnv([lambda: gym.make("VLM2/PointNav-v0", **POINTNAV)])
-    cfg = {"extractor": "vlm2", "vlm2": {"config": VLM2_TINY, "freeze": False}, "net_arch": [16]}
+    cfg = {"extractor": "vlm2", "vlm2": {"config": VLM2_SMALL, "freeze": False}, "net_arch": [16]}
     model = PPO("MultiInputPolicy", venv, n_steps=16, batch_size=8, n_epochs=1, seed=0, device="cpu",
                 policy_kwargs=policy_kwargs(cfg))
     model.learn(16)
@@ -112,6 +116,21 @@ def test_policy_save_load_same_actions(tmp_path):
     np.testing.assert_array_equal(a1, a2)
     for (k, p1), p2 in zip(model.policy.state_dict().items(), loaded.policy.state_dict().values()):
         torch.testing.assert_close(p1, p2, msg=k)
+
+
+def test_sb3_policy_keeps_backbone_weights():
+    """SB3's orthogonal init must not overwrite the VLM2 weights (checkpoint or seed)."""
+    from stable_baselines3.common.policies import MultiInputActorCriticPolicy
+
+    from vlm2_agent.policy.backbone import build_backbone
+
+    space = _space()
+    policy = MultiInputActorCriticPolicy(space, gym.spaces.Discrete(4), lambda _: 1e-3,
+                                         features_extractor_class=VLM2FeaturesExtractor,
+                                         features_extractor_kwargs={"vlm2": VLM2_TINY, "seed": 3})
+    ref = build_backbone(VLM2_TINY, seed=3).state_dict()
+    for k, v in policy.features_extractor.backbone.state_dict().items():
+        torch.testing.assert_close(v, ref[k], msg=k)
 
 
 RETURNNAV = {"tour": 60, "min_pixels": 15,

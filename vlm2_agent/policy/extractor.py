@@ -94,6 +94,16 @@ class VLM2FeaturesExtractor(BaseFeaturesExtractor):
             backbone.requires_grad_(False)
             backbone.eval()
 
+    def apply(self, fn):
+        """``nn.Module.apply`` that skips the backbone. Why: SB3 policies re-initialise every Linear /
+        Conv2d of their features extractor (``ortho_init``) with ``apply``, which would overwrite
+        the loaded VLM2 weights."""
+        for name, module in self.named_children():
+            if name != "backbone":
+                module.apply(fn)
+        fn(self)
+        return self
+
     def train(self, mode: bool = True) -> "VLM2FeaturesExtractor":
         super().train(mode)
         if self.backbone is not None and self.freeze:
