@@ -174,6 +174,17 @@ def test_same_state_same_observations(sim):
     assert _digest(sim.get_observations()) == first
 
 
+def test_simulators_of_two_scenes_in_one_process_render_their_own_scene():
+    # Each Simulator owns an EGL context; rendering one after another must not draw into the other's.
+    config = SimulatorConfig(resolution=(48, 64))
+    other = Scene("other", [floor_part(), box_part("green", BOX_CENTER, (1, 1, 1), (0, 200, 0, 255), 9)])
+    with Simulator(scene(), config) as a, Simulator(other, config) as b:
+        first = _digest(a.get_observations())
+        assert 9 in b.get_observations()["semantic"]
+        again = a.get_observations()
+        assert _digest(again) == first and 9 not in again["semantic"]
+
+
 def test_sensors_at_two_heights_differ_as_projected():
     sensors = [SensorSpec("low", "semantic", (96, 128), 90, (0, 0.5, 0)), SensorSpec("high", "semantic", (96, 128), 90, (0, 1.6, 0))]
     with Simulator(scene(), SimulatorConfig(sensors=sensors)) as s:

@@ -197,11 +197,14 @@ class GLBackend(RenderBackend):
                 raise ValueError(f"unknown sensor type {s.type!r}")
             groups.setdefault((s.resolution, s.hfov), []).append(s)
         out: dict[str, np.ndarray] = {}
-        for (resolution, hfov), group in groups.items():
-            kinds = tuple(k for k in shaders.KINDS if any(s.type == k for s in group))
-            targets = self._draw(c2w, resolution, hfov, kinds)
-            for s in group:
-                out[s.uuid] = _read(targets, s.type, resolution)
+        # Several backends (one per cached scene) share a process, each with its own EGL context: make
+        # this one current, or the draw calls would go to whichever context was made current last.
+        with self.ctx:
+            for (resolution, hfov), group in groups.items():
+                kinds = tuple(k for k in shaders.KINDS if any(s.type == k for s in group))
+                targets = self._draw(c2w, resolution, hfov, kinds)
+                for s in group:
+                    out[s.uuid] = _read(targets, s.type, resolution)
         return out
 
     def _draw(self, c2w: np.ndarray, resolution: tuple[int, int], hfov: float, kinds: tuple[str, ...]) -> _Targets:
@@ -255,8 +258,9 @@ class GLBackend(RenderBackend):
         if getattr(self, "_closed", True):
             return
         self._closed = True
-        for t in self._targets.values():
-            t.release()
+        with self.ctx:
+            for t in self._targets.values():
+                t.release()
         self.ctx.release()
 
 
