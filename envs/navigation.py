@@ -61,6 +61,7 @@ class NavGrid:
     agent_height: float
     max_climb: float
     _labels: np.ndarray | None = field(default=None, repr=False)
+    _component_cells: np.ndarray | None = field(default=None, repr=False)
     _graph: sp.csr_matrix | None = field(default=None, repr=False)
     _fields: OrderedDict = field(default_factory=OrderedDict, repr=False)
 
@@ -172,13 +173,28 @@ class NavGrid:
             return np.zeros(self.shape, bool)
         return labels == np.argmax(np.bincount(labels.ravel())[1:]) + 1
 
+    @property
+    def largest_component_cells(self) -> np.ndarray:
+        """(N, 2) int (row, col) of the cells of :attr:`largest_component`, computed once."""
+        if self._component_cells is None:
+            self._component_cells = np.argwhere(self.largest_component)
+        return self._component_cells
+
     def sample_navigable_point(self, rng: np.random.Generator) -> np.ndarray:
         """A uniformly random point (x, floor_height, z) on the largest component."""
-        cells = np.argwhere(self.largest_component)
+        cells = self.largest_component_cells
         if len(cells) == 0:
             raise ValueError("the navigation grid has no navigable cell to sample from")
         rc = cells[rng.integers(len(cells))] + rng.uniform(0.0, 1.0, 2)
         return self.grid_to_world(rc - 0.5)
+
+    def sample_navigable_cells(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` uniform random points on the largest component: world points (n, 3) and their cells (n, 2)."""
+        cells = self.largest_component_cells
+        if len(cells) == 0:
+            raise ValueError("the navigation grid has no navigable cell to sample from")
+        rc = cells[rng.integers(len(cells), size=n)]
+        return self.grid_to_world(rc + rng.uniform(0.0, 1.0, (n, 2)) - 0.5), rc
 
     # ---------------------------------------------------------------- geodesics
     def _graph_csr(self) -> sp.csr_matrix:

@@ -124,17 +124,23 @@ class PointNavEnv(NavTaskMixin, VLM2NavEnv):
         self._start_measures()
 
     def _sample_goal(self) -> np.ndarray:
+        """A uniform navigable point whose geodesic distance from the start lies in ``goal_distance``.
+
+        Geodesic distance is symmetric, so one distance field from the start rates every candidate
+        (one Dijkstra per reset instead of one per candidate). Small scenes may have no point that
+        far: then the farthest reachable candidate is taken.
+        """
         lo, hi = self.goal_distance
-        for _ in range(200):
-            goal = self._sample_navigable()
-            d = self._geodesic(self.position, goal)
-            if lo <= d <= hi:
-                return goal
-        # Small scenes may have no point that far: take the farthest reachable sample instead.
-        cands = [self._sample_navigable() for _ in range(50)]
-        dists = [self._geodesic(self.position, c) for c in cands]
-        finite = [i for i, d in enumerate(dists) if np.isfinite(d)]
-        return cands[max(finite, key=lambda i: dists[i])]
+        field = self.navgrid.distance_field(self.position[None])
+        points, cells = self.navgrid.sample_navigable_cells(self.np_random, 200)
+        d = field[cells[:, 0], cells[:, 1]]
+        in_range = np.flatnonzero((d >= lo) & (d <= hi))
+        if len(in_range):
+            return points[int(in_range[0])]
+        reachable = np.flatnonzero(np.isfinite(d))
+        if not len(reachable):
+            raise RuntimeError(f"scene {self.scene.scene_id!r}: no goal reachable from the start {self.position}")
+        return points[int(reachable[np.argmax(d[reachable])])]
 
     def _distance_to_goal_at(self, position: np.ndarray) -> float:
         return self._geodesic(position, self.goal)

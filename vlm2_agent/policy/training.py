@@ -92,14 +92,7 @@ def make_env(cfg: Mapping[str, Any], rank: int, seed: int, split: str = "train",
         from vlm2_agent.policy.memory_wrapper import SkipTour, VLM2MemoryWrapper
 
         task = _get(cfg, "task", "pointnav")
-        if task == "pointnav":  # same task, one Dijkstra per reset instead of one per goal candidate
-            from gymnasium.wrappers import PassiveEnvChecker
-
-            from vlm2_agent.policy.tasks import PointNavFastGoal
-
-            env = PassiveEnvChecker(PointNavFastGoal(**env_kwargs(cfg, split)))
-        else:
-            env = gym.make(TASKS[task], **env_kwargs(cfg, split))
+        env = gym.make(TASKS[task], **env_kwargs(cfg, split))
         if wrap is not None:
             env = wrap(env)
         penalty = float(_get(cfg, "failed_stop_penalty", 0.0))
