@@ -20,4 +20,4 @@ __all__ = [
     "quaternion_to_heading",
     "wrap_angle",
 ]
-from envs import gym as _gym  # registers VLM2/* ids
+from envs import gym as _gym  # noqa: F401  (registers the VLM2/* ids)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import gymnasium as gym
 import numpy as np
