@@ -108,7 +108,7 @@ def write_report(out_root: Path, data_root: Path, results: Path, seed: int, pres
         plot_curves({n: rows}, curves / f"{n}.png", title=n)
     commands = {n: " ".join(train_command(n, RUNS[n], out_root, preset, seed, extra)[1:]) for n in RUNS}
     checks = claim_checks(tables) if {"vlm2_dual", "mem_none", "mem_working", "mem_uniform"} <= set(tables) else []
-    md = [f"# VLM2 ablations on the simulated EQA benchmark (held-out test scenes)", "",
+    md = ["# VLM2 ablations on the simulated EQA benchmark (held-out test scenes)", "",
           f"Preset `train={preset}`, seed {seed} for every run (model init, data order, question draws; "
           f"baselines fitted on train questions with seed {seed}). Scores x100.", "",
           compare_table(tables), "## Claims", "", *checks, "", "## Commands", "",

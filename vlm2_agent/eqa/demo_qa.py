@@ -44,7 +44,7 @@ def stream_frame(frame: np.ndarray, k: int, total: int, step: int, title: str) -
     d = ImageDraw.Draw(img)
     x = h + 10
     d.text((x, 24), title, fill=WHITE, font=_font(18))
-    d.text((x, 64), f"streaming into memory", fill=GREY, font=_font(15))
+    d.text((x, 64), "streaming into memory", fill=GREY, font=_font(15))
     d.text((x, 88), f"frame {k + 1} / {total}", fill=WHITE, font=_font(22))
     d.text((x, 120), f"video step {step} (t = {step / 4:.0f} s)", fill=GREY, font=_font(15))
     d.rectangle((x, 160, w - 20, 176), outline=GREY)
