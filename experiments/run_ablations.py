@@ -109,8 +109,8 @@ def write_report(out_root: Path, data_root: Path, results: Path, seed: int, pres
     commands = {n: " ".join(train_command(n, RUNS[n], out_root, preset, seed, extra)[1:]) for n in RUNS}
     checks = claim_checks(tables) if {"vlm2_dual", "mem_none", "mem_working", "mem_uniform"} <= set(tables) else []
     md = ["# VLM2 ablations on the simulated EQA benchmark (held-out test scenes)", "",
-          f"Preset `train={preset}`, seed {seed} for every run (model init, data order, question draws; "
-          f"baselines fitted on train questions with seed {seed}). Scores x100.", "",
+          (f"Preset `train={preset}`, seed {seed} for every run (model init, data order, question draws; "
+           f"baselines fitted on train questions with seed {seed}). Scores x100."), "",
           compare_table(tables), "## Claims", "", *checks, "", "## Commands", "",
           *[f"- {n}: `python {c}`" for n, c in commands.items()], "",
           "Whole table: `python experiments/run_ablations.py`", ""]

@@ -17,7 +17,13 @@ from vlm2_agent.eqa.episode import EpisodeLog
 from vlm2_agent.eqa.question import Question
 from vlm2_agent.eqa.store import EpisodeStore
 from vlm2_agent.model import build_tokenizer
-from vlm2_agent.training import EpisodeVideoDataset, TrainConfig, Trainer, collate, subsample_indices
+from vlm2_agent.training import (
+    EpisodeVideoDataset,
+    TrainConfig,
+    Trainer,
+    collate,
+    subsample_indices,
+)
 from vlm2_agent.training.data import answer_text
 
 LENGTHS = {"ep_a": 17, "ep_b": 17, "ep_c": 9}  # frames per episode
@@ -111,9 +117,9 @@ MEMORY = {"memory_mode": "dual", "working_memory_size": 2, "episodic_memory_size
 
 
 def _trainer(data_root: Path, run_dir: Path, **overrides) -> Trainer:
-    kwargs = dict(data_root=str(data_root), val_split=None, test_split=None, stride=4, max_steps=6,
-                  questions_per_video=2, warmup_steps=2, lr=3e-3, tokenizer_vocab_size=300, log_every=1,
-                  checkpoint_every=100, device="cpu", progress=False, num_threads=1)
+    kwargs = {"data_root": str(data_root), "val_split": None, "test_split": None, "stride": 4, "max_steps": 6,
+              "questions_per_video": 2, "warmup_steps": 2, "lr": 3e-3, "tokenizer_vocab_size": 300, "log_every": 1,
+              "checkpoint_every": 100, "device": "cpu", "progress": False, "num_threads": 1}
     cfg = TrainConfig(**{**kwargs, **overrides})
     return Trainer(cfg, OmegaConf.create(TINY_MODEL), OmegaConf.create(MEMORY), run_dir=run_dir)
 

@@ -9,7 +9,13 @@ Example:
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .curves import plot_curves, read_metrics
-from .data import EpisodeVideoDataset, VideoItem, answer_text, collate, subsample_indices
+from .data import (
+           EpisodeVideoDataset,
+           VideoItem,
+           answer_text,
+           collate,
+           subsample_indices,
+)
 from .evaluation import answer_dataset, repeat_state
 from .trainer import Trainer, build_model, make_tokenizer, warmup_cosine
 

@@ -72,4 +72,4 @@ def load_checkpoint(path: str | Path, model: torch.nn.Module, optimizer, schedul
     return int(doc["step"])
 
 
-__all__ = ["save_checkpoint", "load_checkpoint", "rng_states", "set_rng_states"]
+__all__ = ["load_checkpoint", "rng_states", "save_checkpoint", "set_rng_states"]

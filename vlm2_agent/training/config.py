@@ -9,8 +9,9 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclass
@@ -61,7 +62,7 @@ class TrainConfig:
     progress: bool = True
 
     @classmethod
-    def from_mapping(cls, d: Mapping[str, Any]) -> "TrainConfig":
+    def from_mapping(cls, d: Mapping[str, Any]) -> TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
@@ -73,7 +74,7 @@ class TrainConfig:
         cfg.validate()
         return cfg
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         for name in ("stride", "max_steps", "videos_per_step", "log_every", "checkpoint_every",
                      "tokenizer_vocab_size"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:

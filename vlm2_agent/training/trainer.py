@@ -23,8 +23,9 @@ import json
 import math
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -219,7 +220,7 @@ class Trainer:
                 {"train": cfg.to_dict(), **self.run_config, "world_size": self.world}, indent=1, default=str) + "\n")
         bar = tqdm(total=stop, initial=start, desc=f"train {cfg.name}", unit="step",
                    disable=not (cfg.progress and self.is_main))
-        t0, rows = time.perf_counter(), []
+        t0 = time.perf_counter()
         for step in range(start, stop):
             row = self.train_step(step)
             self.step = step + 1
@@ -229,9 +230,8 @@ class Trainer:
                 self._log({"step": self.step, **row, "elapsed_s": round(time.perf_counter() - t0, 2)})
             if cfg.eval_every and self.step % cfg.eval_every == 0 and self.val_ds is not None:
                 self._log({"step": self.step, **self.evaluate(self.val_ds, cfg.eval_max_episodes, "val")})
-            if self.step % cfg.checkpoint_every == 0 or self.step == stop:
-                if self.is_main:
-                    save_checkpoint(self.checkpoint_path, self.model, self.optimizer, self.scheduler, self.step)
+            if self.is_main and (self.step % cfg.checkpoint_every == 0 or self.step == stop):
+                save_checkpoint(self.checkpoint_path, self.model, self.optimizer, self.scheduler, self.step)
         bar.close()
         summary: dict[str, Any] = {"step": self.step, "finished": self.step >= cfg.max_steps,
                                    "train_seconds": round(time.perf_counter() - t0, 1)}
