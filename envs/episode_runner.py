@@ -11,7 +11,6 @@ Example:
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from scenes.writer import atomic_write
+from scenes.writer import atomic_savefig
 
 os.environ.setdefault("EGL_PLATFORM", "surfaceless")
 
@@ -54,13 +53,7 @@ def save_topdown(scene, positions: np.ndarray, path: Path) -> Path:
     ax.plot(*positions[-1, [0, 2]], "s", color="navy", ms=6, label="end")
     ax.legend(loc="upper right", fontsize=6)
     ax.set_title(f"{scene.scene_id}: {len(positions) - 1} steps", fontsize=8)
-    buf = io.BytesIO()
-    try:
-        fig.savefig(buf, format="png", bbox_inches="tight")
-    finally:
-        plt.close(fig)
-    atomic_write(path, buf.getvalue())
-    return path
+    return atomic_savefig(fig, path, bbox_inches="tight")
 
 
 def run_episode(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Path]:

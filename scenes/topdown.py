@@ -16,8 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,17 +129,12 @@ def render_topdown(scene: Scene, path: str | Path, px_per_m: float = 60.0, label
         draw_topdown(ax, scene, labels=labels, fontsize=max(4.0, px_per_m / 10))
         ax.set_xlim(lo[0], hi[0])
         ax.set_ylim(hi[1], lo[1])
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-        os.close(fd)
-        try:
-            # No metadata: the PNG bytes then depend only on the scene (determinism).
-            fig.savefig(tmp, dpi=dpi, metadata={"Software": None})
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        from scenes.writer import (
+            atomic_savefig,  # writer draws maps with this module: import late
+        )
+
+        # No metadata: the PNG bytes then depend only on the scene (determinism).
+        atomic_savefig(fig, path, close=False, dpi=dpi)
     finally:
         plt.close(fig)
     return MapFrame(x_min=float(lo[0]), z_min=float(lo[1]), px_per_m=width / float(hi[0] - lo[0]), width=width,

@@ -46,6 +46,25 @@ def atomic_write(path: str | Path, data: bytes | str) -> Path:
     return path
 
 
+def atomic_savefig(fig, path: str | Path, close: bool = True, **savefig_kwargs) -> Path:
+    """Save a matplotlib figure as PNG to ``path`` atomically (rendered in memory, then :func:`atomic_write`).
+
+    PNG metadata is left out unless given, so the bytes depend only on the figure.
+    """
+    import io
+
+    buf = io.BytesIO()
+    savefig_kwargs.setdefault("metadata", {"Software": None})
+    try:
+        fig.savefig(buf, format="png", **savefig_kwargs)
+    finally:
+        if close:
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)
+    return atomic_write(path, buf.getvalue())
+
+
 def json_text(obj: Any) -> str:
     """Stable JSON text (fixed key order as given, 1-space indent, trailing newline)."""
     return json.dumps(obj, indent=1, ensure_ascii=False) + "\n"

@@ -17,7 +17,7 @@ from .questions import GenConfig, generate_questions
 from .tasks import QUESTION_TYPES, VSI_TASKS, VSTI_TASKS, horizon_bucket, task_of
 from .store import EpisodeStore, EpisodeStoreError
 from .evaluate import PredictionsError, baseline_predict_fn, evaluate, load_predictions, match_predictions
-from . import env as _env  # registers VLM2/EQA-v0 (gymnasium only; the store is opened at make time)
+from . import env as _env  # noqa: F401  registers VLM2/EQA-v0 (gymnasium only; the store is opened at make time)
 
 __all__ = [
     "EpisodeLog",

@@ -27,6 +27,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from scenes.writer import atomic_savefig
+
 from .metrics import aggregate, format_table, make_record
 from .question import Question
 from .tasks import HORIZONS
@@ -181,16 +183,7 @@ def plot_table(table: Mapping[str, Mapping[str, Any]], path: str | Path, title: 
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=7, ncol=4, loc="upper right")
     fig.tight_layout()
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
-    return path
+    return atomic_savefig(fig, path, dpi=110)
 
 
 def write_report(result: Mapping[str, Any], out_dir: str | Path, name: str = "results",

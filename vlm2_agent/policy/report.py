@@ -10,10 +10,11 @@ Example:
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from scenes.writer import atomic_savefig
 
 
 def read_curve(path: str | Path) -> list[dict[str, float]]:
@@ -63,13 +64,7 @@ def plot_curves(curves: Mapping[str, list[dict[str, float]]], path: str | Path, 
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return atomic_savefig(fig, path, dpi=90)
 
 
 __all__ = ["read_curve", "markdown_table", "plot_curves"]

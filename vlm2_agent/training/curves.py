@@ -9,10 +9,10 @@ Example:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from scenes.writer import atomic_savefig
 
 
 def read_metrics(path: str | Path) -> list[dict]:
@@ -61,17 +61,7 @@ def plot_curves(runs: Mapping[str, Sequence[dict]], path: str | Path, title: str
             ax.legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=100)
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
-    return path
+    return atomic_savefig(fig, path, dpi=100)
 
 
 __all__ = ["plot_curves", "read_metrics", "smooth"]
