@@ -69,6 +69,16 @@ def wall_rects(scene: Scene, thickness: float = 0.1) -> list[tuple[float, float,
     return rects
 
 
+def map_extent(scene: Scene, margin: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    """(x, z) corners of the map: the rooms' polygons (or the geometry's bounds) plus ``margin`` metres."""
+    if scene.rooms:
+        pts = np.concatenate([np.asarray(r.polygon) for r in scene.rooms])
+    else:
+        b = scene.bounds
+        pts = np.array([[b[0, 0], b[0, 2]], [b[1, 0], b[1, 2]]])
+    return pts.min(0) - margin, pts.max(0) + margin
+
+
 def draw_topdown(ax, scene: Scene, labels: bool = True, objects: bool = True, fontsize: float = 6.0) -> None:
     """Draw ``scene`` onto ``ax`` in world coordinates (x right, z down); sets limits and aspect."""
     from matplotlib.patches import Polygon, Rectangle
@@ -96,12 +106,7 @@ def draw_topdown(ax, scene: Scene, labels: bool = True, objects: bool = True, fo
             if labels:
                 ax.text(o.box.center[0], o.box.center[2], o.category.replace("_", " "), ha="center", va="center",
                         fontsize=fontsize, zorder=6, clip_on=True)
-    if scene.rooms:
-        pts = np.concatenate([np.asarray(r.polygon) for r in scene.rooms])
-    else:
-        b = scene.bounds
-        pts = np.array([[b[0, 0], b[0, 2]], [b[1, 0], b[1, 2]]])
-    lo, hi = pts.min(0) - 0.3, pts.max(0) + 0.3
+    lo, hi = map_extent(scene)
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(hi[1], lo[1])  # z grows downwards
     ax.set_aspect("equal")
@@ -114,12 +119,7 @@ def render_topdown(scene: Scene, path: str | Path, px_per_m: float = 60.0, label
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    if scene.rooms:
-        pts = np.concatenate([np.asarray(r.polygon) for r in scene.rooms])
-    else:
-        b = scene.bounds
-        pts = np.array([[b[0, 0], b[0, 2]], [b[1, 0], b[1, 2]]])
-    lo, hi = pts.min(0) - 0.3, pts.max(0) + 0.3
+    lo, hi = map_extent(scene)
     width, height = int(round((hi[0] - lo[0]) * px_per_m)), int(round((hi[1] - lo[1]) * px_per_m))
     dpi = 100
     fig = plt.figure(figsize=(width / dpi, height / dpi), dpi=dpi)

@@ -9,13 +9,7 @@ from vlm2_agent.model.memory import MemoryModule, episodic_update, fifo_push, po
 DIM, GRID, ENTRY = 8, 2, 1
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    # Tiny tensors: with 2 threads on a busy 2-core machine, thread hand-off dominates (>10x slower).
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 def make_memory(mode: str, lw: int = 3, le: int = 5, uniform: int = 4) -> MemoryModule:

@@ -20,13 +20,7 @@ QUESTIONS = ["How many chairs are in the room?", "Which is closer? A. bed B. sof
 ANSWERS = ["3.2", "B"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    # Tiny tensors: with 2 threads on a busy 2-core machine, thread hand-off dominates (>10x slower).
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 def config(**kw) -> VLM2Config:
