@@ -90,6 +90,19 @@ def test_oracle_succeeds_with_high_spl(env_id):
     env.close()
 
 
+def test_objectnav_random_starts_are_not_at_the_goal():
+    # As habitat-lab's ObjectNav episodes: stopping at once must not succeed from a random start.
+    env = gym.make("VLM2/ObjectNav-v0", sensors=("depth",), **SMALL)
+    starts = []
+    for seed in range(12):
+        _, info = env.reset(seed=seed)
+        starts.append(info["distance_to_goal"])
+    _, _, term, _, info = env.step(0)  # stop
+    assert min(starts) >= env.unwrapped.min_start_distance == 1.0
+    assert term and info["success"] == 0.0
+    env.close()
+
+
 def test_async_vector_env_two_workers():
     # "envs:" makes each spawned worker import envs (and so register the ids) before make
     fns = [lambda: gym.make("envs:VLM2/Explore-v0", tour=10, **SMALL) for _ in range(2)]

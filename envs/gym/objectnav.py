@@ -39,10 +39,13 @@ def default_categories() -> tuple[str, ...]:
 
 class ObjectNavEnv(NavTaskMixin, VLM2NavEnv):
     """ObjectNav. Extra arguments: ``categories`` (goal vocabulary; default the generator's),
-    ``success_distance`` (0.1 m), ``view_radius`` (1.0 m)."""
+    ``success_distance`` (0.1 m), ``view_radius`` (1.0 m), ``min_start_distance`` (1.0 m: like
+    habitat-lab's ObjectNav episodes, a random start is at least this far (geodesic) from the goal's
+    view points, so stopping at once never succeeds)."""
 
     def __init__(self, config=None, render_mode=None, categories: tuple[str, ...] | None = None,
-                 success_distance: float = 0.1, view_radius: float = 1.0, **kwargs):
+                 success_distance: float = 0.1, view_radius: float = 1.0, min_start_distance: float = 1.0,
+                 **kwargs):
         self.categories = tuple(categories) if categories is not None else default_categories()
         if not self.categories or len(set(self.categories)) != len(self.categories):
             raise ValueError(f"categories: expected a non-empty list of distinct names, got {categories!r}")
@@ -50,6 +53,9 @@ class ObjectNavEnv(NavTaskMixin, VLM2NavEnv):
             raise ValueError(f"success_distance and view_radius must be > 0 m, got {success_distance!r}, {view_radius!r}")
         self.success_distance = float(success_distance)
         self.view_radius = float(view_radius)
+        if not float(min_start_distance) >= 0:
+            raise ValueError(f"min_start_distance must be >= 0 m, got {min_start_distance!r}")
+        self.min_start_distance = float(min_start_distance)
         self.goal_category = ""
         self.start_position = np.zeros(3)
         self.start_heading = 0.0
@@ -67,21 +73,40 @@ class ObjectNavEnv(NavTaskMixin, VLM2NavEnv):
         return ("goal_category",)
 
     def _reset_task(self, options: dict[str, Any]) -> None:
-        present = sorted({o.category for o in self.scene.objects if o.category in self.categories})
-        present = [c for c in present
-                   if np.isfinite(self.navgrid.geodesic_distance_to_cells(self.position, self._goal_cells(c)))]
         if "goal_category" in options:
             cat = options["goal_category"]
+            present = self._goal_distances()
             if cat not in present:
-                raise ValueError(f"goal_category {cat!r}: not reachable in scene {self.scene.scene_id}; present: {present}")
+                raise ValueError(f"goal_category {cat!r}: not reachable in scene {self.scene.scene_id}; "
+                                 f"present: {sorted(present)}")
         else:
-            if not present:
-                raise RuntimeError(f"scene {self.scene.scene_id}: no reachable object of the goal categories")
-            cat = present[int(self.np_random.integers(len(present)))]
+            cat = self._sample_goal_category(resample_start="position" not in options)
         self.goal_category = cat
         self.start_position = self.position.copy()
         self.start_heading = self.heading
         self._start_measures()
+
+    def _goal_distances(self) -> dict[str, float]:
+        """Geodesic distance from the agent to each reachable goal category present in the scene."""
+        present = sorted({o.category for o in self.scene.objects if o.category in self.categories})
+        dists = {c: self.navgrid.geodesic_distance_to_cells(self.position, self._goal_cells(c)) for c in present}
+        return {c: float(d) for c, d in dists.items() if np.isfinite(d)}
+
+    def _sample_goal_category(self, resample_start: bool, tries: int = 20) -> str:
+        """A uniform category at least ``min_start_distance`` away; random starts are redrawn until one is."""
+        for _ in range(tries):
+            dists = self._goal_distances()
+            far = [c for c, d in dists.items() if d >= self.min_start_distance]
+            if far:
+                return far[int(self.np_random.integers(len(far)))]
+            if not resample_start:
+                break
+            self.position = self._sample_start()
+        if not dists:
+            raise RuntimeError(f"scene {self.scene.scene_id}: no reachable object of the goal categories")
+        # A start given by the caller (or a tiny scene) may be near every goal: keep it, take any goal.
+        names = sorted(dists)
+        return names[int(self.np_random.integers(len(names)))]
 
     def _goal_cells(self, category: str) -> np.ndarray:
         """View points (grid cells, (K, 2)) of every instance of ``category``, cached per scene."""
