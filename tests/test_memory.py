@@ -113,3 +113,46 @@ def test_every_mode_steps_and_builds_prefix(mode):
         m = mem.step(torch.randn(2, GRID * GRID, DIM), state)
     tokens, mask, segment = mem.prefix(state)
     assert m.shape == (2, GRID * GRID, DIM) and tokens.shape[:2] == mask.shape and segment[-1] == 2
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("mode", ["dual", "working", "none", "uniform", "full_context"])
+def test_entry_positions_follow_their_entries(mode):
+    """Every prefix token's [x, y, z, w] is the centroid of the frame that wrote that token: the
+    frame is identified independently, by matching the token's features against all frames'."""
+    mem = make_memory(mode, lw=3, le=4, uniform=4)
+    state = mem.init_state(1, DIM)
+    gen = torch.Generator().manual_seed(3)
+    entries, positions = [], []
+    for t in range(40):
+        h = torch.randn(1, GRID * GRID, DIM, generator=gen)
+        coords = torch.tensor([[[float(t), -1.0, 2.0 * t, 1.0]]])  # frame t's entry centroid
+        m = mem.step(h, state, coords)
+        entries += [pool_entry(h, GRID, ENTRY)[0, 0], pool_entry(m, GRID, ENTRY)[0, 0]]
+        positions += [coords[0, 0], coords[0, 0]]
+    tokens, mask, _ = mem.prefix(state)
+    xyzw = mem.prefix_coords(state)
+    assert xyzw.shape[:2] == tokens.shape[:2]
+    bank = torch.stack(entries)
+    for token, valid, pos in zip(tokens[0], mask[0], xyzw[0]):
+        if not valid:
+            assert float(pos[3]) == 0.0
+            continue
+        writer = int(torch.cdist(token[None], bank).argmin())
+        assert torch.equal(pos, positions[writer])
+    if mode == "dual":  # the episodic bank holds old frames, the working bank the last 3 only
+        assert sorted(xyzw[0, 4:7, 0].tolist()) == [37.0, 38.0, 39.0]
+    state.reset_episodes(torch.tensor([True]))
+    if state.working_coords is not None:
+        assert float(state.working_coords.abs().sum()) == 0.0
+
+
+@torch.no_grad()
+def test_entry_positions_from_geometry_are_valid_weighted_centroids():
+    from vlm2_agent.model.memory import pool_coords
+
+    coords = torch.tensor([[[1.0, 0, 0], [3.0, 0, 0], [float("nan"), 0, 0], [0.0, 0, 5.0]]])
+    valid = torch.tensor([[[1.0], [0.5], [0.0], [0.5]]])
+    out = pool_coords(coords, valid, 2, 1)[0, 0]
+    # (1*1 + 3*0.5 + 0*0.5) / 2 = 1.25; z: 5*0.5/2 = 1.25; w = mean valid = 0.5
+    assert torch.allclose(out, torch.tensor([1.25, 0.0, 1.25, 0.5]))

@@ -5,6 +5,11 @@ tokens) to `entry_grid x entry_grid` tokens (k tokens). Reads are cross-attentio
 tokens of the current H_t as queries over the flattened entries, so a frame costs
 O(N * L * k) whatever the episode length (except `full_context`, which is meant to grow).
 
+Each entry also keeps where it was seen: the 3D centroid of its pooled patches in the geometry
+frame (`x, y, z, w`, w = valid-pixel fraction; w = 0 where the frame had no geometry). The model
+never reads these numbers; they let a goal-conditioned read turn attention over entries into a
+position (`prefix_coords`, used by `vlm2_agent.policy.goal_locator`).
+
 Modes: `none` (current frame only), `working` (FIFO W of L_w entries of H_t), `episodic` (E of
 L_e entries of M_t, Algorithm 1 replacement), `dual` (VLM2: both + gate), `full_context` (every
 frame so far; cost grows), `uniform` (k frames uniform over the video so far: frames 0, s, 2s, ...
@@ -39,6 +44,20 @@ def pool_entry(tokens: torch.Tensor, grid: int, entry_grid: int) -> torch.Tensor
     return F.adaptive_avg_pool2d(x, entry_grid).flatten(2).transpose(1, 2)
 
 
+def pool_coords(coords: torch.Tensor, valid: torch.Tensor, grid: int, entry_grid: int) -> torch.Tensor:
+    """Per-patch centroids (B, N, 3) and valid fractions (B, N, 1) -> (B, k, 4) entry centroids
+    `[x, y, z, w]`: the valid-weighted mean position of each entry's patches and their mean valid
+    fraction (w = 0: nothing valid; the position is then 0).
+
+    >>> c = torch.tensor([[[0., 0, 0], [2, 0, 0], [4, 0, 0], [6, 0, 0]]]); v = torch.tensor([[[1.], [1], [0], [1]]])
+    >>> pool_coords(c, v, 2, 1).tolist()
+    [[[2.6666667461395264, 0.0, 0.0, 0.75]]]
+    """
+    weighted = pool_entry(torch.nan_to_num(coords) * valid, grid, entry_grid)
+    w = pool_entry(valid, grid, entry_grid)
+    return torch.cat([weighted / w.clamp_min(1e-6), w], dim=-1)
+
+
 def fifo_push(bank: torch.Tensor, count: torch.Tensor, entry: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Working-memory update: append `entry` (B, k, D) at the newest end of `bank` (B, L, k, D),
     dropping the oldest. Entries are right-aligned: slots L-count .. L-1 hold valid entries."""
@@ -70,6 +89,10 @@ class MemoryState:
     frames: list[list[torch.Tensor]] = field(default_factory=list)  # full_context / uniform entries
     stride: list[int] = field(default_factory=list)  # uniform sampling stride per episode
     current: torch.Tensor | None = None  # (B, N, D) latest M_t
+    working_coords: torch.Tensor | None = None  # (B, L_w, k, 4) [x, y, z, w] of each entry
+    episodic_coords: torch.Tensor | None = None  # (B, L_e, k, 4)
+    frame_coords: list[list[torch.Tensor]] = field(default_factory=list)  # beside `frames`
+    current_coords: torch.Tensor | None = None  # (B, k, 4) of the latest frame
     ref_pose: torch.Tensor | None = None  # (B, 4, 4) first camera pose, for geometry_frame="first"
 
     @property
@@ -86,9 +109,14 @@ class MemoryState:
                 setattr(self, name, torch.where(done.view(-1, 1, 1, 1), 0.0, bank))
                 count = getattr(self, name + "_count")
                 setattr(self, name + "_count", torch.where(done, 0, count))
+                coords = getattr(self, name + "_coords")
+                setattr(self, name + "_coords", torch.where(done.view(-1, 1, 1, 1), 0.0, coords))
+        if self.current_coords is not None:
+            self.current_coords = torch.where(done.view(-1, 1, 1), 0.0, self.current_coords)
         for i in torch.nonzero(done).flatten().tolist():
             if self.frames:
                 self.frames[i] = []
+                self.frame_coords[i] = []
                 self.stride[i] = 1
 
 
@@ -124,11 +152,14 @@ class MemoryModule(nn.Module):
         if self.mode in ("working", "dual"):
             state.working = torch.zeros(batch_size, self.working_size, k, dim, device=device, dtype=dtype)
             state.working_count = zero.clone()
+            state.working_coords = torch.zeros(batch_size, self.working_size, k, 4, device=device)
         if self.mode in ("episodic", "dual"):
             state.episodic = torch.zeros(batch_size, self.episodic_size, k, dim, device=device, dtype=dtype)
             state.episodic_count = zero.clone()
+            state.episodic_coords = torch.zeros(batch_size, self.episodic_size, k, 4, device=device)
         if self.mode in ("full_context", "uniform"):
             state.frames = [[] for _ in range(batch_size)]
+            state.frame_coords = [[] for _ in range(batch_size)]
             state.stride = [1] * batch_size
         return state
 
@@ -164,37 +195,48 @@ class MemoryModule(nn.Module):
         gamma = torch.sigmoid(self.gate(torch.cat([m_w, m_e], dim=-1)))
         return gamma * m_w + (1 - gamma) * m_e
 
-    def update(self, h: torch.Tensor, m: torch.Tensor, state: MemoryState) -> None:
-        """Algorithm 1: W <- push(pool(H_t)); E <- append-or-replace-most-similar(pool(M_t))."""
+    def update(self, h: torch.Tensor, m: torch.Tensor, state: MemoryState, coords: torch.Tensor | None = None) -> None:
+        """Algorithm 1: W <- push(pool(H_t)); E <- append-or-replace-most-similar(pool(M_t)).
+        `coords` (B, k, 4) are the new entry's centroids (`pool_coords`); None: no geometry (w = 0)."""
+        if coords is None:
+            coords = h.new_zeros(h.shape[0], self.entry_tokens, 4, dtype=torch.float32)
+        coords = coords.float()
         if state.working is not None:
             state.working, state.working_count = fifo_push(
                 state.working, state.working_count, pool_entry(h, self.grid, self.entry_grid))
+            state.working_coords = torch.cat([state.working_coords[:, 1:], coords.unsqueeze(1)], dim=1)
         if state.episodic is not None:
-            state.episodic, state.episodic_count, _ = episodic_update(
+            state.episodic, state.episodic_count, slot = episodic_update(
                 state.episodic, state.episodic_count, pool_entry(m, self.grid, self.entry_grid))
+            written = F.one_hot(slot, self.episodic_size).bool().view(-1, self.episodic_size, 1, 1)
+            state.episodic_coords = torch.where(written, coords.unsqueeze(1), state.episodic_coords)
         if self.mode in ("full_context", "uniform"):
             entries = pool_entry(h, self.grid, self.entry_grid)
             for i, t in enumerate(state.frame_index.tolist()):
-                self._add_frame(state, i, t, entries[i])
+                self._add_frame(state, i, t, entries[i], coords[i])
         state.frame_index = state.frame_index + 1
         state.current = m
+        state.current_coords = coords
 
-    def _add_frame(self, state: MemoryState, i: int, t: int, entry: torch.Tensor) -> None:
+    def _add_frame(self, state: MemoryState, i: int, t: int, entry: torch.Tensor, coords: torch.Tensor) -> None:
         if self.mode == "full_context":
             state.frames[i].append(entry)
+            state.frame_coords[i].append(coords)
             return
         if t % state.stride[i]:
             return
         if len(state.frames[i]) == self.uniform_frames:
             state.frames[i] = state.frames[i][::2]
+            state.frame_coords[i] = state.frame_coords[i][::2]
             state.stride[i] *= 2
         if t % state.stride[i] == 0:  # always true for even uniform_frames; kept as the invariant
             state.frames[i].append(entry)
+            state.frame_coords[i].append(coords)
 
-    def step(self, h: torch.Tensor, state: MemoryState) -> torch.Tensor:
-        """Read then update; returns M_t (B, N, D). `state` is updated in place."""
+    def step(self, h: torch.Tensor, state: MemoryState, coords: torch.Tensor | None = None) -> torch.Tensor:
+        """Read then update; returns M_t (B, N, D). `state` is updated in place; `coords` as in `update`."""
         m = self.read(h, state)
-        self.update(h, m, state)
+        self.update(h, m, state, coords)
         return m
 
     def prefix(self, state: MemoryState) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -218,5 +260,23 @@ class MemoryModule(nn.Module):
         segment = torch.cat([torch.full((p[0].shape[1],), p[2], device=cur.device) for p in parts])
         return tokens, mask, segment
 
+    def prefix_coords(self, state: MemoryState) -> torch.Tensor:
+        """(B, P, 4) `[x, y, z, w]` of each token of `prefix(state)`, in the same order (w = 0:
+        no position, including empty slots)."""
+        if state.current_coords is None:
+            raise RuntimeError("memory is empty: observe at least one frame before reading the prefix")
+        cur = state.current_coords
+        parts = []
+        if state.episodic_coords is not None:
+            parts.append(state.episodic_coords.flatten(1, 2))
+        if state.working_coords is not None:
+            parts.append(state.working_coords.flatten(1, 2))
+        if self.mode in ("full_context", "uniform"):
+            seqs = [torch.cat(f, dim=0) if f else cur.new_zeros(0, 4) for f in state.frame_coords]
+            bank = pad_sequence(seqs, batch_first=True) if max(s.shape[0] for s in seqs) else cur.new_zeros(cur.shape[0], cur.shape[1], 4)
+            parts.append(bank)
+        parts.append(cur)
+        return torch.cat(parts, dim=1)
 
-__all__ = ["MemoryState", "MemoryModule", "fifo_push", "episodic_update", "pool_entry"]
+
+__all__ = ["MemoryState", "MemoryModule", "fifo_push", "episodic_update", "pool_entry", "pool_coords"]

@@ -30,7 +30,7 @@ from transformers.utils import ModelOutput
 from .configuration_vlm2 import VLM2Config
 from .fusion import A3PI, VAGA, CrossAttentionBlock, GeometryFusion, mlp
 from .geometry import GeometryOutput, LearnedGeometry, OracleGeometry, camera_points, geometry_loss
-from .memory import MemoryModule, MemoryState
+from .memory import MemoryModule, MemoryState, pool_coords
 from .tokenizer import prompt_batch
 
 GeometryInput = Mapping[str, torch.Tensor]  # keys: depth (B,H,W), intrinsics (B,3,3), cam_to_world (B,4,4)
@@ -181,8 +181,12 @@ class VLM2Model(VLM2PreTrainedModel):
             ref = self._reference_pose(state, geometry)
         enc = self.encode_frames(frames.flatten(0, 1), geo_flat, ref)
         fused = enc.fused.view(b, t, *enc.fused.shape[1:])
+        coords = None
+        if enc.geometry is not None:
+            coords = pool_coords(enc.geometry.patch_coords, enc.geometry.patch_valid, self.memory.grid,
+                                 self.memory.entry_grid).view(b, t, self.memory.entry_tokens, 4)
         for i in range(t):
-            m = self.memory.step(fused[:, i], state)
+            m = self.memory.step(fused[:, i], state, None if coords is None else coords[:, i])
         return m
 
     def _reference_pose(self, state: MemoryState, geometry: GeometryInput) -> torch.Tensor | None:
