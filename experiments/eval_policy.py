@@ -1,9 +1,10 @@
-"""Success / SPL on held-out (test-split) scenes: random, trained PPO runs, and the oracle follower.
+"""Success / SPL on held-out (test-split) scenes: random, trained PPO / RecurrentPPO runs, and the oracle follower.
 
 Each ``--run NAME=RUN_DIR`` is a ``vlm2-train-policy`` run directory (its ``summary.json`` gives
-the env / policy config, ``checkpoints/last.zip`` the policy). Random and oracle use the first
-run's env config. Prints a Markdown table, writes ``<out>.json`` and ``<out>.md``, and with
-``--curves`` a PNG of the runs' training curves with the random policy's level.
+the env / policy config, ``checkpoints/last.zip`` the policy: PPO or RecurrentPPO, read from the
+zip). Random and oracle use the first run's env config. Prints a Markdown table, writes
+``<out>.json`` and ``<out>.md``, and with ``--curves`` a PNG of the runs' training curves with the
+random policy's level.
 
 Usage:
     python experiments/eval_policy.py --run vlm2=outputs/train_policy/pointnav-vlm2-cpu_small-s0 \\
@@ -32,10 +33,9 @@ def _parse_runs(items: list[str]) -> dict[str, Path]:
 
 def main(argv: list[str] | None = None) -> dict:
     import torch
-    from stable_baselines3 import PPO
 
     from vlm2_agent.policy.report import markdown_table, plot_curves, read_curve
-    from vlm2_agent.policy.training import evaluate_nav, write_json
+    from vlm2_agent.policy.training import PolicyActor, evaluate_nav, load_model, write_json
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--run", action="append", default=[], help="NAME=RUN_DIR of a trained policy (repeatable)")
@@ -58,9 +58,10 @@ def main(argv: list[str] | None = None) -> dict:
     if not args.no_baselines:
         results["random"] = evaluate_nav(lambda o, e: e.action_space.sample(), base_cfg, args.episodes, **kw)
     for name, d in runs.items():
-        model = PPO.load(d / "checkpoints" / "last.zip", device="cpu")
-        results[name] = evaluate_nav(lambda o, e, m=model: int(m.predict(o, deterministic=not args.stochastic)[0]),
-                                     cfgs[name], args.episodes, **kw)
+        # Runs from before ``policy.algo`` existed have no algo in their config: take the zip's.
+        model = load_model(d / "checkpoints" / "last.zip", algo=cfgs[name].get("algo"))
+        results[name] = evaluate_nav(PolicyActor(model, deterministic=not args.stochastic), cfgs[name],
+                                     args.episodes, **kw)
     if not args.no_baselines:
         results["oracle (shortest path)"] = evaluate_nav(lambda o, e: e.unwrapped.oracle_action(), base_cfg,
                                                         args.episodes, **kw)

@@ -149,3 +149,44 @@ def test_ppo_path_and_bad_algo(tmp_path):
     (tmp_path / "junk.zip").write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="junk.zip: not a stable-baselines3 model zip"):
         load_model(tmp_path / "junk.zip")
+
+
+def test_train_cli_resume_and_eval_script_with_recurrent_ppo(tmp_path):
+    """``vlm2-train-policy policy.algo=recurrent_ppo`` trains, resumes from its zip and evaluates;
+    experiments/eval_policy.py loads the run (algo read from the zip) and evaluates it."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    from hydra import compose, initialize_config_module
+
+    from vlm2_agent.cli.train_policy import train
+
+    overrides = ["logger=none", "progress=false", "random_baseline_episodes=0", "policy.algo=recurrent_ppo",
+                 "policy.extractor=none", "policy.vec_env=dummy", "policy.n_envs=1", "policy.total_timesteps=32",
+                 "policy.checkpoint_every=1000", "policy.env.resolution=[32,32]", "policy.env.num_scenes=1",
+                 "policy.env.eval_num_scenes=1", "policy.env.max_episode_steps=10", "policy.env.sensors=[rgb]",
+                 "policy.recurrent.lstm_hidden_size=8", "policy.net_arch=[8]", "policy.ppo.n_steps=32",
+                 "policy.ppo.batch_size=16", "policy.ppo.n_epochs=1", "policy.eval.episodes=2"]
+    with initialize_config_module(config_module="configs", version_base="1.3"):
+        cfg = compose("train_policy", overrides=overrides)
+        run = tmp_path / "run"
+        s = train(cfg, run)
+        zip_path = run / "checkpoints" / "last.zip"
+        assert saved_algo(zip_path) == "recurrent_ppo" and s["eval"]["episodes"] == 2
+        s2 = train(compose("train_policy", overrides=[*overrides, f"resume={zip_path}"]), tmp_path / "resumed")
+        assert load_model(tmp_path / "resumed" / "checkpoints" / "last.zip").num_timesteps == 64
+        assert s2["eval"]["episodes"] == 2
+        with pytest.raises(ValueError, match="saved model is 'recurrent_ppo' but policy.algo is 'ppo'"):
+            train(compose("train_policy", overrides=[*overrides, "policy.algo=ppo", f"resume={zip_path}"]),
+                  tmp_path / "bad")
+    path = Path(__file__).resolve().parents[1] / "experiments" / "eval_policy.py"
+    spec = importlib.util.spec_from_file_location("eval_policy", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "table"
+    # Same seeds as the CLI's final evaluation (seed + 20000): the reloaded policy scores the same.
+    res = script.main(["--run", f"lstm={run}", "--episodes", "2", "--seed", "20000", "--no-baselines",
+                       "--out", str(out)])
+    assert res["lstm"] == s["eval"]
+    assert json.loads(out.with_suffix(".json").read_text())["results"]["lstm"] == res["lstm"]

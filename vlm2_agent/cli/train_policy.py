@@ -1,12 +1,14 @@
-"""``vlm2-train-policy``: PPO navigation policies (config ``configs/train_policy.yaml``, group ``policy``).
+"""``vlm2-train-policy``: PPO / RecurrentPPO navigation policies (config ``configs/train_policy.yaml``,
+group ``policy``; ``policy.algo`` picks the algorithm).
 
-Writes to the Hydra run dir: ``checkpoints/step_<n>.zip`` and ``last.zip`` (SB3 ``PPO.save``),
+Writes to the Hydra run dir: ``checkpoints/step_<n>.zip`` and ``last.zip`` (SB3 ``save``),
 ``curve.jsonl`` (success / SPL / return of recent training episodes per rollout), ``random.json``
 (a random policy on the same envs, the reference line) and ``eval.json`` (test split).
 
 Example (shell)::
 
     vlm2-train-policy policy.extractor=cnn logger=none
+    vlm2-train-policy policy.algo=recurrent_ppo policy.recurrent.lstm_hidden_size=128 logger=none
     python experiments/train_policy.py policy.total_timesteps=20000
 """
 
@@ -25,12 +27,11 @@ def _abs(path: str) -> str:
 
 def train(cfg: DictConfig, run_dir: Path) -> dict:
     """Train (or resume), checkpoint, and evaluate on the test split; returns the summary."""
-    from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import CallbackList, CheckpointCallback
 
     from vlm2_agent.logger import make_logger
-    from vlm2_agent.policy.training import (build_ppo, evaluate_nav, make_vec_env, nav_metrics_callback,
-                                            write_json)
+    from vlm2_agent.policy.training import (PolicyActor, algo_name, build_model, evaluate_nav, load_model,
+                                            make_vec_env, nav_metrics_callback, write_json)
 
     import torch
 
@@ -39,6 +40,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         torch.set_num_threads(int(pcfg["torch_threads"]))  # 2 shared cores: more threads only contend
     if pcfg.get("vlm2", {}).get("checkpoint"):
         pcfg["vlm2"]["checkpoint"] = _abs(pcfg["vlm2"]["checkpoint"])
+    algo = algo_name(pcfg)  # fail on a bad policy.algo before any env is built
     seed = int(cfg.seed)
     logger = make_logger(cfg.logger, run_dir, OmegaConf.to_container(cfg, resolve=True))
     summary: dict = {"config": pcfg, "seed": seed}
@@ -50,9 +52,9 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
             summary["random_train"] = rnd
         venv = make_vec_env(pcfg, seed, "train")
         if cfg.resume:
-            model = PPO.load(_abs(cfg.resume), env=venv, device="cpu")
+            model = load_model(_abs(cfg.resume), algo=algo, env=venv)
         else:
-            model = build_ppo(pcfg, venv, seed)
+            model = build_model(pcfg, venv, seed)
         n_envs = venv.num_envs
         callbacks = CallbackList([
             CheckpointCallback(max(int(pcfg.get("checkpoint_every", 10_000)) // n_envs, 1),
@@ -67,10 +69,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         venv.close()
         ev = pcfg.get("eval", {})
         if int(ev.get("episodes", 0)):
-            def act(obs, env):
-                return int(model.predict(obs, deterministic=True)[0])
-
-            summary["eval"] = evaluate_nav(act, pcfg, int(ev["episodes"]), seed=seed + 20_000,
+            summary["eval"] = evaluate_nav(PolicyActor(model), pcfg, int(ev["episodes"]), seed=seed + 20_000,
                                            split=ev.get("split", "test"), progress=bool(cfg.progress))
             logger.log({f"eval/{k}": v for k, v in summary["eval"].items()})
         write_json(run_dir / "summary.json", summary)
