@@ -198,13 +198,14 @@ def build_model(cfg: Mapping[str, Any], venv, seed: int, tensorboard_log: str | 
     import torch
 
     algo = algo_name(cfg)
+    lstm = recurrent_kwargs(cfg) if algo == "recurrent_ppo" else {}
     hp = {"n_steps": 128, "batch_size": 64, "n_epochs": 4, "learning_rate": 3e-4, "gamma": 0.99,
           "gae_lambda": 0.95, "ent_coef": 0.01, "clip_range": 0.2, **dict(_get(cfg, "ppo", {}))}
     kw = {"seed": seed, "device": "cpu", "verbose": 0, "tensorboard_log": tensorboard_log, **hp}
     if algo == "recurrent_ppo":
         from sb3_contrib import RecurrentPPO
 
-        model = RecurrentPPO("MultiInputLstmPolicy", venv, policy_kwargs={**policy_kwargs(cfg), **recurrent_kwargs(cfg)}, **kw)
+        model = RecurrentPPO("MultiInputLstmPolicy", venv, policy_kwargs={**policy_kwargs(cfg), **lstm}, **kw)
     else:
         from stable_baselines3 import PPO
 
