@@ -174,3 +174,27 @@ def test_skiptour_returns_first_navigation_observation():
     env = SkipTour(gym.make("VLM2/ReturnNav-v0", **RETURNNAV))
     obs, info = env.reset(seed=4)
     assert info["tour_steps"] == 60 and obs["tour"][0] == 0.0 and not env.unwrapped.in_tour
+
+
+def test_training_penalties_charge_failed_stops_and_timeouts_only():
+    from vlm2_agent.policy.training import FailedStopPenalty
+
+    cfg = {"config": {"sensors": ("depth",), "num_scenes": 1, "sim": {"resolution": (16, 16)}, "max_episode_steps": 3}}
+    plain, shaped = gym.make("VLM2/PointNav-v0", **cfg), FailedStopPenalty(gym.make("VLM2/PointNav-v0", **cfg), 1.0, 0.5)
+    for actions, extra in (([0], -1.0), ([2, 3, 2], -0.5), ([2, 3], 0.0)):  # wrong stop; timeout; still running
+        plain.reset(seed=4)
+        shaped.reset(seed=4)
+        for a in actions:
+            r0, r1 = plain.step(a)[1], shaped.step(a)[1]
+        assert r1 - r0 == pytest.approx(extra)
+    cfg["config"]["max_episode_steps"] = 200
+    plain, shaped = gym.make("VLM2/PointNav-v0", **cfg), FailedStopPenalty(gym.make("VLM2/PointNav-v0", **cfg), 1.0, 0.5)
+    plain.reset(seed=4)
+    shaped.reset(seed=4)
+    while True:  # the oracle's successful stop is never charged
+        a = plain.unwrapped.oracle_action()
+        _, r0, term, trunc, info = plain.step(a)
+        r1 = shaped.step(a)[1]
+        if term or trunc:
+            break
+    assert info["success"] == 1.0 and r1 == pytest.approx(r0)

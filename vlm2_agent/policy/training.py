@@ -52,20 +52,27 @@ def env_kwargs(cfg: Mapping[str, Any], split: str) -> dict[str, Any]:
 
 
 class FailedStopPenalty(gym.Wrapper):
-    """Training-reward shaping: ``stop`` without success costs ``penalty`` more. The env's measures
+    """Training-reward shaping: an episode that ends without success costs ``penalty`` more, whether
+    it ended on a wrong ``stop`` or (``timeout_penalty``) at the step limit. The env's measures
     (success, SPL) are untouched. Why: with habitat's reward (distance decrease - 0.01 per step) an
-    early random policy earns about as much walking as stopping, and small PPO runs collapse onto
-    an immediate ``stop``; a failed stop that costs more than a walk to the step limit removes that trap.
+    early random policy earns about as much by stopping as by walking, and small PPO runs collapse
+    onto an immediate ``stop``; a failed stop that costs more removes that trap. But if only failed
+    stops cost, "never stop" is safe and PPO learns it long before it finds the rare successful
+    stop; charging a timeout the same leaves ``stop`` near the goal as the only way out.
     """
 
-    def __init__(self, env: gym.Env, penalty: float = 1.0):
+    def __init__(self, env: gym.Env, penalty: float = 1.0, timeout_penalty: float = 0.0):
         super().__init__(env)
         self.penalty = float(penalty)
+        self.timeout_penalty = float(timeout_penalty)
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
-        if terminated and int(np.asarray(action).item()) == 0 and not info.get("success", 0.0):
-            reward -= self.penalty
+        if not info.get("success", 0.0):
+            if terminated and int(np.asarray(action).item()) == 0:
+                reward -= self.penalty
+            elif truncated and not terminated:
+                reward -= self.timeout_penalty
         return obs, reward, terminated, truncated, info
 
 
@@ -97,8 +104,9 @@ def make_env(cfg: Mapping[str, Any], rank: int, seed: int, split: str = "train",
         if wrap is not None:
             env = wrap(env)
         penalty = float(_get(cfg, "failed_stop_penalty", 0.0))
-        if penalty and split == "train":
-            env = FailedStopPenalty(env, penalty)
+        timeout_penalty = float(_get(cfg, "timeout_penalty", 0.0))
+        if (penalty or timeout_penalty) and split == "train":
+            env = FailedStopPenalty(env, penalty, timeout_penalty)
         mem = _get(cfg, "memory", None)
         if mem:
             v = dict(_get(cfg, "vlm2", {}))
