@@ -252,6 +252,21 @@ class VLM2NavEnv(gym.Env):
         xz = tree.data[i]
         return np.array([xz[0], world.navgrid.floor_height, xz[1]])
 
+    def snap_to_navigable(self, point: np.ndarray) -> np.ndarray:
+        """The nearest point of the largest navigable component to ``point`` (habitat's ``snap_point``)."""
+        return self._snap(point)
+
+    def shortest_path_action(self, goal: np.ndarray, success_distance: float = 0.2) -> int:
+        """The shortest-path follower's next action from the current pose toward the world point
+        ``goal`` (``stop`` once within ``success_distance``), e.g. to reach an estimated goal."""
+        from envs.agent import AgentState
+
+        key = (tuple(np.round(np.asarray(goal, float), 6)), float(success_distance), id(self.world))
+        cached = getattr(self, "_goal_follower", None)
+        if cached is None or cached[0] != key:
+            cached = self._goal_follower = (key, self._follower(goal=np.asarray(goal, float), success_distance=success_distance))
+        return int(cached[1].get_next_action(AgentState(self.position, self.heading)))
+
     def _geodesic(self, a: np.ndarray, b: np.ndarray) -> float:
         return float(self.navgrid.geodesic_distance(a, b))
 

@@ -60,16 +60,22 @@ def build_backbone(config: Mapping[str, Any] | None = None, checkpoint: str | Pa
     return model.eval()
 
 
-def _rebuild_memory(model):
-    """Replace the memory module after a memory_mode switch, keeping its read weights where shapes match."""
+def memory_module(model, mode: str | None = None):
+    """A new ``MemoryModule`` of ``mode`` (default: the model's) for ``model``, keeping the model's
+    memory read weights where the shapes match (a "working" read of a "dual" model, say)."""
     from vlm2_agent.model.memory import MemoryModule
 
     c = model.config
-    old = model.memory.state_dict()
-    model.memory = MemoryModule(c.hidden_size, c.num_heads, c.memory_mode, c.grid_size, c.entry_grid,
-                                c.working_memory_size, c.episodic_memory_size, c.uniform_frames)
-    new = model.memory.state_dict()
-    model.memory.load_state_dict({k: v for k, v in old.items() if k in new and new[k].shape == v.shape}, strict=False)
+    mem = MemoryModule(c.hidden_size, c.num_heads, mode or c.memory_mode, c.grid_size, c.entry_grid,
+                       c.working_memory_size, c.episodic_memory_size, c.uniform_frames)
+    old, new = model.memory.state_dict(), mem.state_dict()
+    mem.load_state_dict({k: v for k, v in old.items() if k in new and new[k].shape == v.shape}, strict=False)
+    return mem.to(next(model.parameters()).device).eval()
+
+
+def _rebuild_memory(model):
+    """Replace the memory module after a memory_mode switch, keeping its read weights where shapes match."""
+    model.memory = memory_module(model)
     return model
 
 
@@ -105,4 +111,4 @@ def find_checkpoint(root: str | Path = "checkpoints") -> Path | None:
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 
-__all__ = ["build_backbone", "strip_language", "pinhole_intrinsics", "find_checkpoint"]
+__all__ = ["build_backbone", "memory_module", "strip_language", "pinhole_intrinsics", "find_checkpoint"]

@@ -37,6 +37,19 @@ def _in_tour(env: gym.Env) -> bool:
     return bool(getattr(env.unwrapped, "in_tour", False))
 
 
+def frame_inputs(base: gym.Env, rgb_spec, depth_spec=None) -> tuple[torch.Tensor, dict[str, torch.Tensor] | None]:
+    """VLM2 inputs of the frame an env (``env.unwrapped``) rendered last: RGB (1, 3, H, W) uint8 and,
+    given the depth sensor's spec, oracle geometry (depth, intrinsics, camera-to-world pose)."""
+    raw = base.sensor_observations()
+    rgb = torch.from_numpy(np.ascontiguousarray(raw[rgb_spec.uuid][..., :3])).permute(2, 0, 1)[None]
+    if depth_spec is None:
+        return rgb, None
+    depth = np.asarray(raw[depth_spec.uuid], np.float32).reshape(depth_spec.resolution)
+    h, w = depth_spec.resolution
+    return rgb, {"depth": torch.from_numpy(depth)[None], "intrinsics": pinhole_intrinsics(depth_spec.hfov, w, h),
+                 "cam_to_world": torch.from_numpy(base.camera_to_world(depth_spec.uuid)).float()[None]}
+
+
 class SkipTour(gym.Wrapper):
     """Runs an env's expert tour inside ``reset`` (the env picks the actions), calling ``on_frame``
     after the reset and after every step. ``info["tour_steps"]`` counts the tour's steps."""
@@ -119,16 +132,7 @@ class VLM2MemoryWrapper(SkipTour):
         self.frames_observed = 0
 
     def on_frame(self) -> None:
-        base = self.env.unwrapped
-        raw = base.sensor_observations()
-        rgb = torch.from_numpy(np.ascontiguousarray(raw[self.rgb_spec.uuid][..., :3])).permute(2, 0, 1)[None]
-        geometry = None
-        if self.oracle:
-            depth = np.asarray(raw[self.depth_spec.uuid], np.float32).reshape(self.depth_spec.resolution)
-            h, w = self.depth_spec.resolution
-            geometry = {"depth": torch.from_numpy(depth)[None],
-                        "intrinsics": pinhole_intrinsics(self.depth_spec.hfov, w, h),
-                        "cam_to_world": torch.from_numpy(base.camera_to_world(self.depth_spec.uuid)).float()[None]}
+        rgb, geometry = frame_inputs(self.env.unwrapped, self.rgb_spec, self.depth_spec if self.oracle else None)
         self.streamer.observe(rgb, geometry)
         self._readout = self.streamer.readout()[0].numpy().astype(np.float32)
         self.frames_observed += 1
@@ -137,4 +141,4 @@ class VLM2MemoryWrapper(SkipTour):
         return {**obs, self.key: self._readout.copy()}
 
 
-__all__ = ["VLM2MemoryWrapper", "SkipTour"]
+__all__ = ["VLM2MemoryWrapper", "SkipTour", "frame_inputs"]

@@ -39,7 +39,8 @@ from envs.gym.objectnav import ObjectNavEnv
 from envs.pose import wrap_angle
 
 
-def _room_types() -> tuple[str, ...]:
+def default_room_types() -> tuple[str, ...]:
+    """The scene catalogue's room types, in its fixed order (the ``roomgoal`` index space)."""
     from scenes.catalog import ROOM_TYPES
 
     return tuple(ROOM_TYPES)
@@ -80,7 +81,7 @@ class ReturnNavEnv(ObjectNavEnv):
         self.tour_budget = int(tour)
         self.min_pixels = int(min_pixels)
         self.min_goal_distance = float(min_goal_distance)
-        self.room_types = tuple(room_types) if room_types is not None else _room_types()
+        self.room_types = tuple(room_types) if room_types is not None else default_room_types()
         self.tour: list[int] = []
         self.tour_step = 0
         self.nav_steps = 0
@@ -88,6 +89,7 @@ class ReturnNavEnv(ObjectNavEnv):
         self.seen: dict[int, list[int]] = {}  # instance id -> [first step, last step, max pixels]
         self.goal_room_type = ""
         self.goal_instances: tuple[int, ...] = ()
+        self.tour_end_pose: tuple[np.ndarray, float] | None = None
         self.measures = None
         super().__init__(cfg, render_mode, **task_kwargs)
         self._semantic_uuid = next(s.uuid for s in self.sim_config.sensors if s.type == "semantic")
@@ -206,7 +208,21 @@ class ReturnNavEnv(ObjectNavEnv):
         cat, rt, _, _ = pool[int(self.np_random.integers(len(pool)))]
         self.goal_category, self.goal_room_type = cat, rt
         self.goal_instances = tuple(self._instances(cat, rt))
+        self.tour_end_pose = (self.position.copy(), float(self.heading))
         self._start_measures()
+
+    def restart_navigation(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Put the agent back where the tour ended and restart the navigation phase (measures, step
+        count): several navigators can then be compared on one tour without replaying it.
+        Returns ``(observation, info)`` like ``reset``."""
+        if self.world is None or self.in_tour or self.measures is None:
+            raise RuntimeError("restart_navigation: only after the tour of a reset episode has ended")
+        self.position, self.heading = self.tour_end_pose[0].copy(), self.tour_end_pose[1]
+        self.collided = False
+        self.nav_steps = 0
+        self._render_sensors()
+        self._start_measures()
+        return self._observation(), self._info()
 
     def _score(self, cands: dict[tuple[str, str], list[int]]) -> list[tuple[str, str, float, int]]:
         """(category, room type, geodesic distance, last seen step) of the reachable candidates."""
@@ -249,4 +265,4 @@ class ReturnNavEnv(ObjectNavEnv):
         return int(follower.get_next_action(AgentState(self.position, self.heading)))
 
 
-__all__ = ["ReturnNavEnv"]
+__all__ = ["ReturnNavEnv", "default_room_types"]

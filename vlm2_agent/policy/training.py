@@ -293,6 +293,12 @@ class PolicyActor:
         self._episode_start = True
 
     def __call__(self, obs: dict[str, np.ndarray], env: gym.Env | None = None) -> int:
+        spaces = getattr(self.model.observation_space, "spaces", None)
+        if spaces is not None and set(obs) != set(spaces):  # extra keys are ignored, missing ones named
+            missing = sorted(set(spaces) - set(obs))
+            if missing:
+                raise KeyError(f"PolicyActor: the policy needs observation keys {missing}, got {sorted(obs)}")
+            obs = {k: obs[k] for k in spaces}
         if not self.recurrent:
             action, _ = self.model.predict(obs, deterministic=self.deterministic)
             return int(np.asarray(action).item())
