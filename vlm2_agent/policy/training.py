@@ -35,19 +35,33 @@ def _get(cfg: Mapping[str, Any], key: str, default: Any = None) -> Any:
 
 
 def env_kwargs(cfg: Mapping[str, Any], split: str) -> dict[str, Any]:
-    """Keyword arguments of the task env: EnvConfig fields under ``config`` + task options."""
+    """Keyword arguments of the task env: EnvConfig fields under ``config`` + task options.
+
+    Per-task defaults come from ``tasks.<task>`` (``max_episode_steps``, ``task_kwargs``), so one
+    preset serves every task; ``env.max_episode_steps`` and ``env.task_kwargs`` override them.
+
+    >>> cfg = {"task": "objectnav", "tasks": {"objectnav": {"max_episode_steps": 128}}, "env": {"max_episode_steps": None}}
+    >>> env_kwargs(cfg, "train")["config"]["max_episode_steps"]
+    128
+    """
     task = _get(cfg, "task", "pointnav")
     if task not in TASKS:
         raise ValueError(f"policy.task: expected one of {sorted(TASKS)}, got {task!r}")
     e = dict(_get(cfg, "env", {}))
+    defaults = dict(_get(_get(cfg, "tasks", {}), task, {}))
+    unknown = set(defaults) - {"max_episode_steps", "task_kwargs"}
+    if unknown:
+        raise ValueError(f"policy.tasks.{task}: unknown keys {sorted(unknown)}; expected max_episode_steps, task_kwargs")
     res = tuple(int(v) for v in _get(e, "resolution", (64, 64)))
     sensors = tuple(_get(e, "sensors", ("rgb", "depth")))
+    steps = _get(e, "max_episode_steps", _get(defaults, "max_episode_steps", 200))
     config = {"split": split, "num_scenes": int(_get(e, "num_scenes", 4)), "sensors": sensors,
-              "max_episode_steps": int(_get(e, "max_episode_steps", 200)), "sim": {"resolution": res},
+              "max_episode_steps": int(steps), "sim": {"resolution": res},
               "max_cached_scenes": int(_get(e, "max_cached_scenes", 4))}
     if split != "train" and e.get("eval_num_scenes"):
         config["num_scenes"] = int(e["eval_num_scenes"])
-    kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in dict(_get(e, "task_kwargs", {})).items()}
+    options = {**dict(_get(defaults, "task_kwargs", {})), **dict(_get(e, "task_kwargs", {}))}
+    kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in options.items()}
     return {"config": config, **kwargs}
 
 
