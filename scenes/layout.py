@@ -186,7 +186,8 @@ def _door(rng: np.random.Generator, a: int, b: int, wall, types: list[str], spec
     if room < spec.door_width[0]:
         return None
     width = min(width, room)
-    c = rng.uniform(lo + (hi - lo - room) / 2 + width / 2, hi - (hi - lo - room) / 2 - width / 2)
+    low, high = lo + (hi - lo - room) / 2 + width / 2, hi - (hi - lo - room) / 2 - width / 2
+    c = rng.uniform(low, max(low, high))  # a door as wide as the room: equal bounds, up to rounding
     c, width = round(float(c), 3), round(float(width), 2)
     center = np.array([c, line]) if axis == "x" else np.array([line, c])
     return Doorway(room_a=a, room_b=b, center=center, width=width, axis=axis)

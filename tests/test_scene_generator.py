@@ -223,3 +223,10 @@ def test_split_seed_ranges_are_disjoint_and_enforced():
         generate_scene(5, split="val")
     with pytest.raises(ValueError, match="num_rooms"):
         generate_scene(5, num_rooms=9)
+
+
+def test_door_as_wide_as_its_wall_does_not_break_generation():
+    """Train seed 33 has a doorway whose width equals the free wall length; the door centre's
+    bounds were equal up to rounding and reversed, and generation raised."""
+    scene = generate_scene(33, split="train")
+    assert scene.doorways and all(d.width > 0 for d in scene.doorways)
