@@ -83,8 +83,8 @@ def test_extractor_shape_and_gradients(freeze):
     assert out.shape == (3, 200)
     torch.testing.assert_close(out[:, :128].mean(dim=1), torch.zeros(3), atol=1e-4, rtol=0)  # layer-normalised
     out.square().sum().backward()
-    assert ext.embeds["objectgoal"].weight.grad.abs().sum() > 0
-    assert ext.vector_net[0].weight.grad.abs().sum() > 0
+    assert ext.vectors.embeds["objectgoal"].weight.grad.abs().sum() > 0
+    assert ext.vectors.vector_net[0].weight.grad.abs().sum() > 0
     grads = [p.grad for p in ext.backbone.vision.parameters()]
     if freeze:
         assert all(g is None for g in grads) and not ext.backbone.training
@@ -92,6 +92,26 @@ def test_extractor_shape_and_gradients(freeze):
     else:
         assert sum(float(g.abs().sum()) for g in grads if g is not None) > 0
         assert ext.backbone.geometry.encoder[0].weight.grad.abs().sum() > 0
+
+
+def test_cnn_extractor_shape_gradients_and_legacy_vlm2_weights():
+    from vlm2_agent.policy.extractor import RGBDCNNExtractor
+
+    space = gym.spaces.Dict({**_space().spaces, "rgb": gym.spaces.Box(0, 255, (64, 64, 3), np.uint8),
+                             "depth": gym.spaces.Box(0, 10, (64, 64, 1), np.float32)})
+    ext = RGBDCNNExtractor(space, cnn_output_dim=32, embed_dim=8)
+    g = torch.Generator().manual_seed(0)
+    obs = {"rgb": torch.randint(0, 256, (3, 64, 64, 3), generator=g).float(), "depth": 5 * torch.rand(3, 64, 64, 1, generator=g),
+           "objectgoal": torch.tensor([[0.0], [4.0], [9.0]]), "gps": torch.randn(3, 2, generator=g)}
+    out = ext(obs)
+    assert out.shape == (3, 32 + 8 + 64) == (3, ext.features_dim)
+    out.square().sum().backward()
+    assert ext.cnn[0].weight.grad.abs().sum() > 0 and ext.vectors.vector_net[0].weight.grad.abs().sum() > 0
+    # a VLM2 extractor saved with the former flat key names (vector_net.*, embeds.*) still loads
+    vlm2 = VLM2FeaturesExtractor(_space(), vlm2=VLM2_TINY, embed_dim=8)
+    legacy = {k.replace("vectors.", ""): v + 1.0 for k, v in vlm2.state_dict().items()}
+    vlm2.load_state_dict(legacy)
+    torch.testing.assert_close(vlm2.vectors.vector_net[0].bias, legacy["vector_net.0.bias"])
 
 
 def test_policy_save_load_same_actions(tmp_path):

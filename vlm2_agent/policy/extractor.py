@@ -73,23 +73,15 @@ class VLM2FeaturesExtractor(BaseFeaturesExtractor):
             if backbone.config.geometry_source == "oracle" and depth_key not in spaces:
                 raise ValueError(f"VLM2FeaturesExtractor: geometry_source='oracle' needs a {depth_key!r} "
                                  f"observation; have {sorted(spaces)}")
-        embed_keys = [k for k in EMBED_KEYS if k in spaces]
-        vector_keys = sorted(k for k in spaces if k not in (rgb_key, depth_key, *embed_keys))
-        for k in vector_keys:
-            if not isinstance(spaces[k], gym.spaces.Box) or len(spaces[k].shape) > 1:
-                raise ValueError(f"VLM2FeaturesExtractor: observation {k!r} must be a flat Box vector, got {spaces[k]}")
-        vec_dim = sum(int(spaces[k].shape[0]) if spaces[k].shape else 1 for k in vector_keys)
-        vec_out = int(vector_dim) if vec_dim else 0
-        super().__init__(observation_space, dim + embed_dim * len(embed_keys) + vec_out)
-        if dim == 0 and embed_dim * len(embed_keys) + vec_dim == 0:
+        vectors = VectorEncoder(spaces, skip=(rgb_key, depth_key), embed_dim=embed_dim, vector_dim=vector_dim)
+        super().__init__(observation_space, dim + vectors.out_dim)
+        if dim == 0 and vectors.out_dim == 0:
             raise ValueError(f"VLM2FeaturesExtractor: nothing to encode in {sorted(spaces)}")
         self.backbone = backbone
         self.freeze = bool(freeze)
         self.hfov = float(hfov)
-        self.vector_keys = vector_keys
         self.frame_norm = nn.LayerNorm(dim) if dim else None
-        self.vector_net = nn.Sequential(nn.Linear(vec_dim, vec_out), nn.ReLU()) if vec_dim else None
-        self.embeds = nn.ModuleDict({k: nn.Embedding(_num_values(spaces[k]), embed_dim) for k in embed_keys})
+        self.vectors = vectors
         if backbone is not None and self.freeze:
             backbone.requires_grad_(False)
             backbone.eval()
@@ -103,6 +95,13 @@ class VLM2FeaturesExtractor(BaseFeaturesExtractor):
                 module.apply(fn)
         fn(self)
         return self
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Policies saved before the goal / vector encoder became its own module keep loading.
+        for old in ("vector_net.", "embeds."):
+            for key in [k for k in state_dict if k.startswith(prefix + old)]:
+                state_dict[prefix + "vectors." + key[len(prefix):]] = state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def train(self, mode: bool = True) -> "VLM2FeaturesExtractor":
         super().train(mode)
@@ -139,6 +138,32 @@ class VLM2FeaturesExtractor(BaseFeaturesExtractor):
             else:
                 frames = self.encode_frames(observations)
             parts.append(self.frame_norm(frames))
+        if self.vectors.out_dim:
+            parts.append(self.vectors(observations))
+        return torch.cat(parts, dim=1)
+
+
+class VectorEncoder(nn.Module):
+    """The non-image part of an observation: goal indices (``objectgoal``, ``roomgoal``) through
+    learned embeddings, every other flat Box (point goal, gps, compass, memory...) concatenated and
+    encoded by Linear + ReLU. ``out_dim`` is 0 when there is nothing to encode."""
+
+    def __init__(self, spaces: Mapping[str, gym.Space], skip: tuple[str, ...] = (), embed_dim: int = 16,
+                 vector_dim: int = 64):
+        super().__init__()
+        embed_keys = [k for k in EMBED_KEYS if k in spaces]
+        self.vector_keys = sorted(k for k in spaces if k not in (*skip, *embed_keys))
+        for k in self.vector_keys:
+            if not isinstance(spaces[k], gym.spaces.Box) or len(spaces[k].shape) > 1:
+                raise ValueError(f"observation {k!r} must be a flat Box vector, got {spaces[k]}")
+        vec_dim = sum(int(spaces[k].shape[0]) if spaces[k].shape else 1 for k in self.vector_keys)
+        vec_out = int(vector_dim) if vec_dim else 0
+        self.vector_net = nn.Sequential(nn.Linear(vec_dim, vec_out), nn.ReLU()) if vec_dim else None
+        self.embeds = nn.ModuleDict({k: nn.Embedding(_num_values(spaces[k]), embed_dim) for k in embed_keys})
+        self.out_dim = embed_dim * len(embed_keys) + vec_out
+
+    def forward(self, observations: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        parts = []
         for k, emb in self.embeds.items():
             idx = observations[k].reshape(observations[k].shape[0], -1)[:, 0].round().long()
             parts.append(emb(idx.clamp(0, emb.num_embeddings - 1)))
@@ -148,4 +173,55 @@ class VLM2FeaturesExtractor(BaseFeaturesExtractor):
         return torch.cat(parts, dim=1)
 
 
-__all__ = ["VLM2FeaturesExtractor"]
+class RGBDCNNExtractor(BaseFeaturesExtractor):
+    """The plain baseline beside :class:`VLM2FeaturesExtractor`: the same goal / vector encoding,
+    but the frame is encoded by a small CNN (SB3's NatureCNN layout) on RGB-D stacked as 4 channels,
+    trained from scratch with the policy, to ``cnn_output_dim`` features (layer-normalised).
+
+    Example:
+        >>> import numpy as np
+        >>> from gymnasium import spaces
+        >>> space = spaces.Dict({"rgb": spaces.Box(0, 255, (64, 64, 3), np.uint8),
+        ...                      "depth": spaces.Box(0, 10, (64, 64, 1), np.float32),
+        ...                      "pointgoal_with_gps_compass": spaces.Box(-10, 10, (2,), np.float32)})
+        >>> RGBDCNNExtractor(space).features_dim
+        192
+    """
+
+    def __init__(self, observation_space: gym.spaces.Dict, cnn_output_dim: int = 128, max_depth: float = 10.0,
+                 embed_dim: int = 16, vector_dim: int = 64, rgb_key: str = "rgb", depth_key: str = "depth"):
+        spaces = observation_space.spaces
+        channels = (3 if rgb_key in spaces else 0) + (1 if depth_key in spaces else 0)
+        if not channels:
+            raise ValueError(f"RGBDCNNExtractor: needs {rgb_key!r} and/or {depth_key!r}, have {sorted(spaces)}")
+        vectors = VectorEncoder(spaces, skip=(rgb_key, depth_key), embed_dim=embed_dim, vector_dim=vector_dim)
+        super().__init__(observation_space, int(cnn_output_dim) + vectors.out_dim)
+        self.rgb_key, self.depth_key, self.max_depth = rgb_key, depth_key, float(max_depth)
+        self.cnn = nn.Sequential(nn.Conv2d(channels, 32, 8, stride=4), nn.ReLU(), nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
+                                 nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(), nn.Flatten())
+        shape = next(spaces[k].shape for k in (rgb_key, depth_key) if k in spaces)
+        h, w = (shape[:2] if shape[-1] in (1, 3) else shape[1:])
+        with torch.no_grad():
+            n = self.cnn(torch.zeros(1, channels, h, w)).shape[1]
+        self.project = nn.Sequential(nn.Linear(n, int(cnn_output_dim)), nn.ReLU())
+        self.frame_norm = nn.LayerNorm(int(cnn_output_dim))
+        self.vectors = vectors
+
+    @staticmethod
+    def _channels_first(x: torch.Tensor, channels: int) -> torch.Tensor:
+        return x.permute(0, 3, 1, 2) if x.shape[-1] == channels and x.shape[1] != channels else x
+
+    def forward(self, observations: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        images = []
+        if self.rgb_key in observations:
+            rgb = self._channels_first(observations[self.rgb_key].float(), 3)
+            images.append(rgb / 255.0 if rgb.max() > 1.5 else rgb)
+        if self.depth_key in observations:
+            images.append(self._channels_first(observations[self.depth_key].float(), 1).clamp(0, self.max_depth) / self.max_depth)
+        parts = [self.frame_norm(self.project(self.cnn(torch.cat(images, dim=1))))]
+        if self.vectors.out_dim:
+            parts.append(self.vectors(observations))
+        return torch.cat(parts, dim=1)
+
+
+__all__ = ["VLM2FeaturesExtractor", "RGBDCNNExtractor", "VectorEncoder"]

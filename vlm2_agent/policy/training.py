@@ -1,7 +1,7 @@
 """Build envs, PPO models and callbacks for navigation policies from a plain config mapping.
 
 The config is the ``policy`` group of ``configs/train_policy.yaml`` (see ``configs/policy/*.yaml``):
-``task`` (pointnav | objectnav | returnnav), ``extractor`` (vlm2 | cnn | none), ``env`` (resolution,
+``task`` (pointnav | objectnav | returnnav), ``extractor`` (vlm2 | cnn | sb3_cnn | none), ``env`` (resolution,
 scenes, episode length, task options), ``memory`` (null or VLM2 memory-wrapper options), ``vlm2``
 (backbone), ``algo`` (ppo | recurrent_ppo, with ``recurrent`` LSTM options), ``ppo`` (hyper-parameters
 of both) and ``n_envs`` / ``vec_env``.
@@ -25,7 +25,7 @@ import gymnasium as gym
 import numpy as np
 
 TASKS = {"pointnav": "VLM2/PointNav-v0", "objectnav": "VLM2/ObjectNav-v0", "returnnav": "VLM2/ReturnNav-v0"}
-EXTRACTORS = ("vlm2", "cnn", "none")
+EXTRACTORS = ("vlm2", "cnn", "sb3_cnn", "none")
 IMAGE_KEYS = ("rgb", "depth")
 
 
@@ -158,9 +158,10 @@ def make_vec_env(cfg: Mapping[str, Any], seed: int, split: str = "train", n_envs
 
 
 def policy_kwargs(cfg: Mapping[str, Any], hfov: float = 90.0) -> dict[str, Any]:
-    """SB3 ``policy_kwargs``: the VLM2 extractor (``extractor: vlm2``), SB3's CombinedExtractor
-    (``cnn``: NatureCNN on rgb and depth), or the same on vectors only (``none``)."""
-    from vlm2_agent.policy.extractor import VLM2FeaturesExtractor
+    """SB3 ``policy_kwargs``: the VLM2 extractor (``extractor: vlm2``), a from-scratch RGB-D CNN with
+    the same goal encoding (``cnn``), SB3's CombinedExtractor (``sb3_cnn``: NatureCNN per image, the
+    goal concatenated raw), or the goal encoding alone (``none``)."""
+    from vlm2_agent.policy.extractor import RGBDCNNExtractor, VLM2FeaturesExtractor
 
     arch = list(_get(cfg, "net_arch", [64, 64]))
     out: dict[str, Any] = {"net_arch": dict(pi=arch, vf=arch)}
@@ -172,6 +173,9 @@ def policy_kwargs(cfg: Mapping[str, Any], hfov: float = 90.0) -> dict[str, Any]:
         out["features_extractor_kwargs"] = {"vlm2": dict(_get(v, "config", {})), "checkpoint": _get(v, "checkpoint", None),
                                             "seed": int(_get(v, "seed", 0)), "freeze": bool(_get(v, "freeze", True)),
                                             "hfov": hfov}
+    elif extractor == "cnn":
+        out["features_extractor_class"] = RGBDCNNExtractor
+        out["features_extractor_kwargs"] = {"cnn_output_dim": int(_get(cfg, "cnn_output_dim", 128))}
     else:
         out["features_extractor_kwargs"] = {"cnn_output_dim": int(_get(cfg, "cnn_output_dim", 128))}
         out["normalize_images"] = True
