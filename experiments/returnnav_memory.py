@@ -100,12 +100,11 @@ def pointnav_actor(model_path: str | None):
 def navigation(args, locators: dict, pointnav) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
     """Every navigator on the same test episodes; returns per-navigator episode rows and the goals."""
     import gymnasium as gym
-    import torch
     from tqdm.auto import tqdm
 
     from vlm2_agent.policy.backbone import build_backbone, strip_language
     from vlm2_agent.policy.goal_locator import polar_from_gps
-    from vlm2_agent.policy.memory_goal import MultiMemoryStreamer, run_tour, world_from_start_frame
+    from vlm2_agent.policy.memory_goal import MultiMemoryStreamer, estimate_goal, run_tour
     from vlm2_agent.policy.training import env_kwargs
 
     env = gym.make("VLM2/ReturnNav-v0", **env_kwargs(env_config(args), "test"))
@@ -116,14 +115,7 @@ def navigation(args, locators: dict, pointnav) -> tuple[dict[str, list[dict[str,
     for i in tqdm(range(args.episodes), desc="episodes"):
         info = run_tour(env, streamer, args.seed + 7000 + i)
         base = env.unwrapped
-        cat = torch.tensor([base.categories.index(base.goal_category)])
-        room = torch.tensor([base.room_types.index(base.goal_room_type)])
-        estimates = {}
-        for mode, loc in locators.items():
-            tokens, coords, mask = (torch.from_numpy(a)[None] for a in streamer.snapshot(mode))
-            with torch.no_grad():
-                xy = loc(tokens, coords, mask, cat, room).position[0].numpy()
-            estimates[mode] = base.snap_to_navigable(world_from_start_frame(env, xy))
+        estimates = {mode: estimate_goal(env, streamer, loc, mode) for mode, loc in locators.items()}
         goals.append({"episode": i, "goal": f"{base.goal_category} in the {base.goal_room_type}",
                       "age": len(base.tour) - info["goal_last_seen"] if "goal_last_seen" in info else None,
                       "start_distance": float(base.distance_to_goal)})
@@ -196,12 +188,11 @@ def plot_error_by_age(errors: dict[str, dict[str, np.ndarray]], path: Path) -> N
 def record_videos(args, locator, mode: str, pointnav, episodes: list[int], out_dir: Path) -> list[dict[str, Any]]:
     """Re-run test episodes with a recorder (tour + navigation with ``mode``'s estimate and the learned policy)."""
     import gymnasium as gym
-    import torch
 
     from envs.wrappers import RecordEpisode
     from vlm2_agent.policy.backbone import build_backbone, strip_language
     from vlm2_agent.policy.goal_locator import polar_from_gps
-    from vlm2_agent.policy.memory_goal import MultiMemoryStreamer, run_tour, world_from_start_frame
+    from vlm2_agent.policy.memory_goal import MultiMemoryStreamer, estimate_goal, run_tour
     from vlm2_agent.policy.training import env_kwargs
 
     streamer = MultiMemoryStreamer(strip_language(build_backbone(None, args.checkpoint)), (mode,))
@@ -211,13 +202,8 @@ def record_videos(args, locator, mode: str, pointnav, episodes: list[int], out_d
                             name_prefix=f"returnnav_memory_{mode}_ep{i}")
         run_tour(env, streamer, args.seed + 7000 + i)
         base = env.unwrapped
-        cat = torch.tensor([base.categories.index(base.goal_category)])
-        room = torch.tensor([base.room_types.index(base.goal_room_type)])
-        tokens, coords, mask = (torch.from_numpy(a)[None] for a in streamer.snapshot(mode))
-        with torch.no_grad():
-            xy = locator(tokens, coords, mask, cat, room).position[0].numpy()
-        goal = base.snap_to_navigable(world_from_start_frame(env, xy))
-        obs = base._observation()
+        goal = estimate_goal(env, streamer, locator, mode)
+        obs = base._observation()  # the first navigation observation (run_tour stepped through the tour)
         pointnav.reset()
         done = False
         while not done:

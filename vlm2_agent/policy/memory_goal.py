@@ -162,6 +162,20 @@ def run_tour(env, streamer: MultiMemoryStreamer, seed: int) -> dict[str, Any]:
     return info
 
 
+@torch.no_grad()
+def estimate_goal(env, streamer: MultiMemoryStreamer, locator: GoalLocator, mode: str, snap: bool = True) -> np.ndarray:
+    """World position of the ReturnNav episode's goal ("the <category> in the <room type>") read
+    from ``mode``'s memory by ``locator``; with ``snap`` moved to the nearest navigable point
+    (``snap_to_navigable``: the goal is usually an object's surface, not floor)."""
+    base = env.unwrapped
+    cat = torch.tensor([base.categories.index(base.goal_category)])
+    room = torch.tensor([base.room_types.index(base.goal_room_type)])
+    tokens, coords, mask = (torch.from_numpy(a)[None] for a in streamer.snapshot(mode))
+    xy = locator(tokens, coords, mask, cat, room).position[0].numpy()
+    point = world_from_start_frame(env, xy)
+    return base.snap_to_navigable(point) if snap else point
+
+
 def collect_tours(env_kwargs: Mapping[str, Any], checkpoint: str | None, episodes: int, seed: int,
                   modes: Sequence[str] = MEMORY_MODES, vlm2: Mapping[str, Any] | None = None,
                   progress: bool = True) -> TourData:
@@ -204,10 +218,41 @@ def _goal_batch(data: TourData, mode: str, rows: np.ndarray) -> tuple[torch.Tens
             torch.from_numpy(data.target_mask[rows]))
 
 
+def entry_targets(coords: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor, target_mask: torch.Tensor,
+                  radius: float = 1.0, min_valid: float = 0.05) -> torch.Tensor:
+    """(B, P) bool: the memory entries whose centroid lies within ``radius`` (m, on the floor plane)
+    of one of the goal's instances (``targets`` (B, T, 2) in the ``gps`` frame): what a goal read
+    should attend to."""
+    from vlm2_agent.policy.goal_locator import gps_from_camera
+
+    d = torch.linalg.norm(gps_from_camera(coords)[:, :, None] - targets[:, None], dim=-1)
+    near = (d < radius) & target_mask[:, None]
+    return near.any(dim=2) & mask.bool() & (coords[..., 3] >= min_valid)
+
+
+def attention_loss(logits: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
+    """Multiple-instance cross-entropy: -log of the attention mass on the positive entries,
+    averaged over the goals that have any (a goal whose object no entry shows adds nothing).
+
+    >>> attention_loss(torch.tensor([[0.0, 0.0, float("-inf")]]), torch.tensor([[True, False, False]]))
+    tensor(0.6931)
+    """
+    has = positives.any(dim=1)
+    if not bool(has.any()):
+        return logits.new_zeros(())
+    log_p = torch.log_softmax(logits, dim=1)
+    pos = torch.logsumexp(log_p.masked_fill(~positives, float("-inf")), dim=1)
+    return -pos[has].mean()
+
+
 def train_locator(data: TourData, mode: str, num_categories: int, num_room_types: int, steps: int = 2000,
-                  batch_size: int = 64, lr: float = 3e-3, seed: int = 0, progress: bool = True) -> tuple[GoalLocator, list[float]]:
-    """Fit a :class:`GoalLocator` on one memory mode of ``data`` (loss: distance to the nearest
-    instance, :func:`nearest_target_loss`); returns the model and the loss per step."""
+                  batch_size: int = 64, lr: float = 3e-3, seed: int = 0, attention_weight: float = 1.0,
+                  radius: float = 1.0, progress: bool = True) -> tuple[GoalLocator, list[float]]:
+    """Fit a :class:`GoalLocator` on one memory mode of ``data``. Loss: distance to the nearest
+    instance (:func:`nearest_target_loss`) + ``attention_weight`` x :func:`attention_loss` toward
+    the entries within ``radius`` of an instance. Why the second term: through the weighted mean
+    alone the gradient only says "move the average", not which entry shows the goal.
+    Returns the model and the loss per step."""
     from tqdm.auto import tqdm
 
     torch.manual_seed(seed)
@@ -221,7 +266,11 @@ def train_locator(data: TourData, mode: str, num_categories: int, num_room_types
     for _ in tqdm(range(steps), desc=f"locator[{mode}]", disable=not progress, leave=False):
         rows = rng.integers(0, len(data.episode), batch_size)
         tokens, coords, mask, cat, room, targets, tmask = _goal_batch(data, mode, rows)
-        loss = nearest_target_loss(loc(tokens, coords, mask, cat, room).position, targets, tmask)
+        est = loc(tokens, coords, mask, cat, room)
+        loss = nearest_target_loss(est.position, targets, tmask)
+        if attention_weight:
+            positives = entry_targets(coords, mask, targets, tmask, radius, loc.config.min_valid)
+            loss = loss + attention_weight * attention_loss(est.logits, positives)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -252,5 +301,5 @@ def locator_errors(loc: GoalLocator | None, data: TourData, mode: str) -> dict[s
     return out
 
 
-__all__ = ["MEMORY_MODES", "MultiMemoryStreamer", "TourData", "collect_tours", "run_tour", "goal_records",
-           "start_frame", "world_from_start_frame", "train_locator", "locator_errors"]
+__all__ = ["MEMORY_MODES", "MultiMemoryStreamer", "TourData", "collect_tours", "run_tour", "goal_records", "estimate_goal",
+           "start_frame", "world_from_start_frame", "entry_targets", "attention_loss", "train_locator", "locator_errors"]
