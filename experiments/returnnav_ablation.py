@@ -26,7 +26,7 @@ VARIANTS = {
 
 def task_overrides(steps: int, tour: int, nav_steps: int, checkpoint: str | None) -> list[str]:
     out = ["policy.task=returnnav", f"policy.total_timesteps={steps}", "policy.eval.episodes=0",
-           f"policy.env.max_episode_steps={nav_steps}", f"policy.env.task_kwargs={{tour:{tour},min_pixels:20}}",
+           f"policy.tasks.returnnav.max_episode_steps={nav_steps}", f"policy.tasks.returnnav.task_kwargs.tour={tour}",
            "policy.env.num_scenes=4", "policy.env.eval_num_scenes=8", "random_baseline_episodes=0", "progress=false",
            "policy.ppo.n_steps=64", "policy.ppo.batch_size=64", "logger=none"]
     if checkpoint:
