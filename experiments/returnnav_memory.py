@@ -97,8 +97,10 @@ def pointnav_actor(model_path: str | None):
     return PolicyActor(load_model(model_path))
 
 
-def navigation(args, locators: dict, pointnav) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
-    """Every navigator on the same test episodes; returns per-navigator episode rows and the goals."""
+def navigation(args, locators: dict, pointnav, others: dict | None = None) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
+    """Every navigator on the same test episodes; returns per-navigator episode rows and the goals.
+    ``others``: name -> actor of policies that act on ReturnNav's own observations (e.g. an
+    ObjectNav policy searching for the category: a navigator without memory)."""
     import gymnasium as gym
     from tqdm.auto import tqdm
 
@@ -127,9 +129,12 @@ def navigation(args, locators: dict, pointnav) -> tuple[dict[str, list[dict[str,
                     pg = polar_from_gps(_start_xy(env, g), o["gps"], o["compass"])
                     return pointnav({"rgb": o["rgb"], "depth": o["depth"], "pointgoal_with_gps_compass": pg})
                 navigators[f"memory {mode} + learned PointNav policy"] = act
+        for name, actor in (others or {}).items():
+            navigators[name] = actor
         for name, act in navigators.items():
-            if hasattr(pointnav, "reset"):
-                pointnav.reset()
+            for a in (pointnav, *(others or {}).values()):
+                if hasattr(a, "reset"):
+                    a.reset()
             rows.setdefault(name, []).append({**navigate(env, act), "episode": i})
     env.close()
     return rows, goals
@@ -230,6 +235,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", default="checkpoints/vlm2_cpu_small", help="VLM2 checkpoint folder (oracle geometry)")
     p.add_argument("--pointnav", default=None, help="SB3 zip of a PointNav policy (rgb, depth, pointgoal) to drive with the estimate")
+    p.add_argument("--policy", action="append", default=[], metavar="NAME=ZIP",
+                   help="a policy acting on ReturnNav's own observations (e.g. an ObjectNav policy: no memory)")
     p.add_argument("--modes", nargs="*", default=list(MEMORY_MODES))
     p.add_argument("--tour", type=int, default=200)
     p.add_argument("--nav-steps", type=int, default=150)
@@ -238,6 +245,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--train-scenes", type=int, default=24)
     p.add_argument("--test-scenes", type=int, default=8)
     p.add_argument("--locator-steps", type=int, default=1500)
+    p.add_argument("--semantic-head", default="auto",
+                   help="perception head to start the locator's category scorer from: a file, 'none', or "
+                        "'auto' (<checkpoint>/semantic_head.safetensors when it exists)")
     p.add_argument("--episodes", type=int, default=30, help="navigation test episodes")
     p.add_argument("--videos", type=int, default=1, help="successful and failed episodes to record (each)")
     p.add_argument("--video-mode", default="dual")
@@ -250,13 +260,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     Path(args.runs).mkdir(parents=True, exist_ok=True)
     train, test = tours(args, "train", args.train_tours, 0), tours(args, "test", args.test_tours, 7000)
     n_cat, n_room = len(default_categories()), len(default_room_types())
+    head = None if args.semantic_head == "none" else args.semantic_head
+    if head == "auto":
+        found = Path(args.checkpoint) / "semantic_head.safetensors"
+        head = str(found) if found.is_file() else None
     locators, errors, losses = {}, {}, {}
     for mode in args.modes:
         folder = Path(args.runs) / f"locator_{mode}"
         if (folder / "goal_locator.safetensors").is_file():
             locators[mode] = GoalLocator.from_pretrained(folder)
         else:
-            locators[mode], losses[mode] = train_locator(train, mode, n_cat, n_room, args.locator_steps, seed=args.seed)
+            locators[mode], losses[mode] = train_locator(train, mode, n_cat, n_room, args.locator_steps, seed=args.seed,
+                                                         semantic_head=head)
             locators[mode].save_pretrained(folder)
         errors[mode] = locator_errors(locators[mode], test, mode)
     loc_rows = localisation_rows(errors)
@@ -265,7 +280,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out = Path(args.out)
     plot_error_by_age(errors, out.with_name(out.name + "_error_by_age.png"))
     pointnav = pointnav_actor(args.pointnav)
-    nav_rows, goals = navigation(args, locators, pointnav)
+    others = {}
+    for item in args.policy:
+        name, _, path = item.partition("=")
+        if not path:
+            raise SystemExit(f"--policy {item!r}: expected NAME=ZIP")
+        others[name] = pointnav_actor(path)
+    nav_rows, goals = navigation(args, locators, pointnav, others)
     nav_md, nav_summary = navigation_table(nav_rows)
     print(nav_md)
     videos = []

@@ -3,7 +3,9 @@
 Renders random views of train-split apartments (and test-split ones for evaluation), trains the
 perception modules of a VLM2 checkpoint with per-patch category labels
 (``vlm2_agent.training.perception``), prints patch accuracy before and after, and saves the model
-(``save_pretrained``) with the memory settings given. The language model is carried over unchanged:
+(``save_pretrained``) with the memory settings given, and the trained patch classifier beside it
+(``semantic_head.safetensors``: ``weight`` (C + 1, D), ``bias``; class 0 = no object, class
+c + 1 = category c of ``envs.gym.objectnav.default_categories()``). The language model is carried over unchanged:
 it was trained on the old features, so use the result as a perception backbone, not for EQA.
 
 Usage:
@@ -22,6 +24,7 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> dict:
     import numpy as np
     import torch
+    from safetensors.torch import save_file
 
     from envs.gym.objectnav import default_categories
     from vlm2_agent.policy.backbone import build_backbone, memory_module
@@ -59,6 +62,7 @@ def main(argv: list[str] | None = None) -> dict:
     model.config.entry_grid = int(args.entry_grid)
     model.memory = memory_module(model)
     model.save_pretrained(args.out)
+    save_file({k: v.contiguous() for k, v in head.state_dict().items()}, str(Path(args.out) / "semantic_head.safetensors"))
     result = {"args": vars(args), "train_frames": len(train), "test_frames": len(test),
               "object_patch_share_train": float((train.labels > 0).mean()), "render_seconds": render_s,
               "train_seconds": train_s, "untrained_head_test": before, "test": after, "train": after_train,

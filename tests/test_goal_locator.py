@@ -166,3 +166,26 @@ def test_restart_navigation_replays_the_same_navigation_phase():
     np.testing.assert_array_equal(s0[0], s1[0])
     assert s0[1] == s1[1] and a0 == a1 and ok0 == ok1 == 1.0 and spl0 == spl1
     env.close()
+
+
+def test_semantic_head_prior_points_at_the_goal_category_without_training(tmp_path):
+    """Tokens are category codes and the perception head classifies them perfectly: the locator
+    initialised from that head finds the goal's entry before any locator training."""
+    from safetensors.torch import save_file
+
+    n_cat, entries = 5, 5
+    torch.manual_seed(0)
+    save_file({"weight": 20.0 * torch.eye(n_cat + 1), "bias": torch.zeros(n_cat + 1)}, str(tmp_path / "head.safetensors"))
+    loc = GoalLocator(hidden_size=n_cat + 1, num_categories=n_cat, num_room_types=1, semantic_classes=n_cat + 1)
+    loc.load_semantic_head(tmp_path / "head.safetensors")
+    order = torch.stack([torch.randperm(n_cat) for _ in range(32)])  # which category each entry shows
+    tokens = torch.nn.functional.one_hot(order + 1, n_cat + 1).float()
+    coords = torch.cat([torch.rand(32, entries, 3) * 10 - 5, torch.ones(32, entries, 1)], dim=-1)
+    goal = torch.randint(0, n_cat, (32,))
+    where = (order == goal[:, None]).float().argmax(dim=1)
+    with torch.no_grad():
+        est = loc(tokens, coords, torch.ones(32, entries, dtype=torch.bool), goal, torch.zeros(32, dtype=torch.long))
+    expected = gps_from_camera(coords[torch.arange(32), where])
+    torch.testing.assert_close(est.position, expected, atol=0.05, rtol=0)
+    with pytest.raises(ValueError, match="semantic_classes"):
+        GoalLocator(hidden_size=8, num_categories=5, num_room_types=1, semantic_classes=3)

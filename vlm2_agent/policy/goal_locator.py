@@ -45,6 +45,10 @@ class GoalLocatorConfig:
         num_room_types: room types (``ReturnNavEnv.room_types``).
         query_size: width of the attention query and keys.
         min_valid: entries whose valid-pixel fraction is below this are never attended.
+        semantic_classes: 0, or ``num_categories + 1``: a patch classifier over the tokens (class 0 =
+            no object, class c + 1 = category c) whose log-probability of the goal category is
+            added to each token's score; initialised from the perception's semantic head
+            (``load_semantic_head``), so the read starts from what the backbone recognises.
     """
 
     hidden_size: int = 128
@@ -52,12 +56,16 @@ class GoalLocatorConfig:
     num_room_types: int = 8
     query_size: int = 64
     min_valid: float = 0.05
+    semantic_classes: int = 0
 
     def __post_init__(self):
         for name in ("hidden_size", "num_categories", "num_room_types", "query_size"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"GoalLocatorConfig.{name}: expected a positive int, got {v!r}")
+        if self.semantic_classes not in (0, self.num_categories + 1):
+            raise ValueError(f"GoalLocatorConfig.semantic_classes: expected 0 or num_categories + 1 = "
+                             f"{self.num_categories + 1}, got {self.semantic_classes!r}")
         if not 0.0 <= float(self.min_valid) < 1.0:
             raise ValueError(f"GoalLocatorConfig.min_valid: expected a fraction in [0, 1), got {self.min_valid!r}")
 
@@ -107,6 +115,19 @@ class GoalLocator(nn.Module):
         self.key = nn.Sequential(nn.Linear(c.hidden_size, c.query_size), nn.GELU(), nn.Linear(c.query_size, c.query_size))
         self.category = nn.Embedding(c.num_categories, c.query_size)
         self.room = nn.Embedding(c.num_room_types, c.query_size)
+        self.semantic = nn.Linear(c.hidden_size, c.semantic_classes) if c.semantic_classes else None
+
+    def load_semantic_head(self, path: str | os.PathLike) -> "GoalLocator":
+        """Initialise the semantic scorer from a perception head (``semantic_head.safetensors``
+        written by ``experiments/train_perception.py``: ``weight`` (C + 1, D), ``bias``)."""
+        if self.semantic is None:
+            raise ValueError("load_semantic_head: this locator has semantic_classes=0")
+        state = load_file(str(path))
+        if tuple(state.get("weight", torch.empty(0)).shape) != tuple(self.semantic.weight.shape):
+            raise ValueError(f"{path}: expected a head with weight {tuple(self.semantic.weight.shape)}, "
+                             f"got {tuple(state['weight'].shape) if 'weight' in state else 'no weight'}")
+        self.semantic.load_state_dict(state)
+        return self
 
     def forward(self, tokens: torch.Tensor, coords: torch.Tensor, mask: torch.Tensor, category: torch.Tensor,
                 room: torch.Tensor) -> GoalEstimate:
@@ -116,6 +137,10 @@ class GoalLocator(nn.Module):
         query = self.category(category.long().view(-1)) + self.room(room.long().view(-1))
         keys = self.key(self.norm(tokens.float()))
         logits = torch.einsum("bpd,bd->bp", keys, query) / math.sqrt(self.config.query_size)
+        if self.semantic is not None:
+            log_p = torch.log_softmax(self.semantic(tokens.float()), dim=-1)
+            goal = (category.long().view(-1, 1, 1) + 1).expand(-1, tokens.shape[1], 1)
+            logits = logits + log_p.gather(-1, goal).squeeze(-1)
         usable = mask.bool() & (coords[..., 3] >= self.config.min_valid)
         if not bool(usable.any(dim=1).all()):
             raise ValueError("GoalLocator: an episode has no memory entry with geometry (observe frames with depth first)")

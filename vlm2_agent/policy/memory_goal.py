@@ -247,18 +247,23 @@ def attention_loss(logits: torch.Tensor, positives: torch.Tensor) -> torch.Tenso
 
 def train_locator(data: TourData, mode: str, num_categories: int, num_room_types: int, steps: int = 2000,
                   batch_size: int = 64, lr: float = 3e-3, seed: int = 0, attention_weight: float = 1.0,
-                  radius: float = 1.0, progress: bool = True) -> tuple[GoalLocator, list[float]]:
+                  radius: float = 1.0, semantic_head: str | None = None,
+                  progress: bool = True) -> tuple[GoalLocator, list[float]]:
     """Fit a :class:`GoalLocator` on one memory mode of ``data``. Loss: distance to the nearest
     instance (:func:`nearest_target_loss`) + ``attention_weight`` x :func:`attention_loss` toward
     the entries within ``radius`` of an instance. Why the second term: through the weighted mean
     alone the gradient only says "move the average", not which entry shows the goal.
+    ``semantic_head``: a perception head file to start the locator's category scorer from.
     Returns the model and the loss per step."""
     from tqdm.auto import tqdm
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     loc = GoalLocator(GoalLocatorConfig(hidden_size=int(data.tokens[mode].shape[-1]), num_categories=num_categories,
-                                        num_room_types=num_room_types))
+                                        num_room_types=num_room_types,
+                                        semantic_classes=num_categories + 1 if semantic_head else 0))
+    if semantic_head:
+        loc.load_semantic_head(semantic_head)
     opt = torch.optim.AdamW(loc.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     losses = []
