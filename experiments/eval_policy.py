@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> dict:
     import torch
 
     from vlm2_agent.policy.report import markdown_table, plot_curves, read_curve
-    from vlm2_agent.policy.training import PolicyActor, evaluate_nav, load_model, write_json
+    from vlm2_agent.policy.algorithms import PolicyActor, load_model
+    from vlm2_agent.policy.training import evaluate_nav, write_json
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--run", action="append", default=[], help="NAME=RUN_DIR of a trained policy (repeatable)")

@@ -92,7 +92,7 @@ def navigate(env, act) -> dict[str, Any]:
 def pointnav_actor(model_path: str | None):
     if not model_path:
         return None
-    from vlm2_agent.policy.training import PolicyActor, load_model
+    from vlm2_agent.policy.algorithms import PolicyActor, load_model
 
     return PolicyActor(load_model(model_path))
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from vlm2_agent.policy.training import (PolicyActor, build_model, evaluate_nav, load_model, make_env, make_vec_env,
-                                        saved_algo)
+from vlm2_agent.policy.algorithms import PolicyActor, build_model, load_model, saved_algo
+from vlm2_agent.policy.training import evaluate_nav, make_env, make_vec_env
 
 # A tiny random VLM2 for the memory wrapper: no geometry branch, so no point maps are needed.
 MEM_VLM2 = {"geometry_source": "none", "use_a3pi": False, "use_vaga": False}

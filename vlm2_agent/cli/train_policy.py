@@ -30,8 +30,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     from stable_baselines3.common.callbacks import CallbackList, CheckpointCallback
 
     from vlm2_agent.logger import make_logger
-    from vlm2_agent.policy.training import (PolicyActor, algo_name, build_model, evaluate_nav, load_model,
-                                            make_vec_env, nav_metrics_callback, write_json)
+    from vlm2_agent.policy.algorithms import PolicyActor, algo_name, build_model, load_model
+    from vlm2_agent.policy.training import evaluate_nav, make_vec_env, nav_metrics_callback, write_json
 
     import torch
 

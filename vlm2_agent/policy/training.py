@@ -1,4 +1,4 @@
-"""Build envs, PPO models and callbacks for navigation policies from a plain config mapping.
+"""Build envs, features-extractor options and callbacks for navigation policies from a plain config mapping.
 
 The config is the ``policy`` group of ``configs/train_policy.yaml`` (see ``configs/policy/*.yaml``):
 ``task`` (pointnav | objectnav | returnnav), ``extractor`` (vlm2 | cnn | sb3_cnn | none), ``env`` (resolution,
@@ -182,150 +182,6 @@ def policy_kwargs(cfg: Mapping[str, Any], hfov: float = 90.0) -> dict[str, Any]:
     return out
 
 
-ALGOS = ("ppo", "recurrent_ppo")
-RECURRENT_KEYS = ("lstm_hidden_size", "n_lstm_layers", "shared_lstm", "enable_critic_lstm")
-
-
-def algo_name(cfg: Mapping[str, Any]) -> str:
-    """The config's ``algo`` (default ``ppo``), checked against :data:`ALGOS`."""
-    algo = _get(cfg, "algo", "ppo")
-    if algo not in ALGOS:
-        raise ValueError(f"policy.algo: expected one of {ALGOS}, got {algo!r}")
-    return algo
-
-
-def recurrent_kwargs(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """LSTM options of ``MultiInputLstmPolicy`` from the config's ``recurrent`` block
-    (``lstm_hidden_size`` default 64, ``n_lstm_layers`` default 1, optional ``shared_lstm`` and
-    ``enable_critic_lstm``, as in sb3-contrib)."""
-    r = dict(_get(cfg, "recurrent", {}))
-    unknown = sorted(set(r) - set(RECURRENT_KEYS))
-    if unknown:
-        raise ValueError(f"policy.recurrent: unknown keys {unknown}; expected some of {list(RECURRENT_KEYS)}")
-    out: dict[str, Any] = {"lstm_hidden_size": int(_get(r, "lstm_hidden_size", 64)),
-                           "n_lstm_layers": int(_get(r, "n_lstm_layers", 1))}
-    for k in ("shared_lstm", "enable_critic_lstm"):
-        if r.get(k) is not None:
-            out[k] = bool(r[k])
-    return out
-
-
-def build_model(cfg: Mapping[str, Any], venv, seed: int, tensorboard_log: str | None = None):
-    """SB3 ``PPO`` with ``MultiInputPolicy`` (``algo: ppo``) or sb3-contrib ``RecurrentPPO`` with
-    ``MultiInputLstmPolicy`` (``algo: recurrent_ppo``; LSTM size from ``recurrent``), both with the
-    config's extractor, ``ppo`` hyper-parameters and initial stop-logit bias.
-
-    Example:
-        >>> cfg = {"algo": "recurrent_ppo", "extractor": "none", "env": {"resolution": [32, 32], "num_scenes": 1},
-        ...        "recurrent": {"lstm_hidden_size": 16}, "vec_env": "dummy", "n_envs": 1}
-        >>> type(build_model(cfg, make_vec_env(cfg, seed=0), seed=0)).__name__
-        'RecurrentPPO'
-    """
-    import torch
-
-    algo = algo_name(cfg)
-    lstm = recurrent_kwargs(cfg) if algo == "recurrent_ppo" else {}
-    hp = {"n_steps": 128, "batch_size": 64, "n_epochs": 4, "learning_rate": 3e-4, "gamma": 0.99,
-          "gae_lambda": 0.95, "ent_coef": 0.01, "clip_range": 0.2, **dict(_get(cfg, "ppo", {}))}
-    kw = {"seed": seed, "device": "cpu", "verbose": 0, "tensorboard_log": tensorboard_log, **hp}
-    if algo == "recurrent_ppo":
-        from sb3_contrib import RecurrentPPO
-
-        model = RecurrentPPO("MultiInputLstmPolicy", venv, policy_kwargs={**policy_kwargs(cfg), **lstm}, **kw)
-    else:
-        from stable_baselines3 import PPO
-
-        model = PPO("MultiInputPolicy", venv, policy_kwargs=policy_kwargs(cfg), **kw)
-    bias = float(_get(cfg, "stop_logit_bias", 0.0))
-    if bias:
-        # A uniform initial policy stops within ~4 steps (p=1/4 per step), so it never walks far
-        # enough to feel the distance reward; a lower initial stop logit lets episodes run.
-        with torch.no_grad():
-            model.policy.action_net.bias[0] += bias
-    return model
-
-
-def build_ppo(cfg: Mapping[str, Any], venv, seed: int, tensorboard_log: str | None = None):
-    """Same as :func:`build_model` (kept name: ``algo`` picks PPO or RecurrentPPO)."""
-    return build_model(cfg, venv, seed, tensorboard_log)
-
-
-def saved_algo(path: str | Path) -> str:
-    """The algorithm of an SB3 ``.zip`` (``ppo`` or ``recurrent_ppo``), read from the policy class
-    module recorded in its ``data`` entry, without loading the weights."""
-    import zipfile
-
-    path = Path(path)
-    try:
-        with zipfile.ZipFile(path) as z:
-            data = json.loads(z.read("data"))
-    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: not a stable-baselines3 model zip ({e})") from e
-    module = str(dict(data.get("policy_class") or {}).get("__module__", ""))
-    if module.startswith("sb3_contrib.common.recurrent"):
-        return "recurrent_ppo"
-    if module.startswith("stable_baselines3.common.policies"):
-        return "ppo"
-    raise ValueError(f"{path}: policy class module {module!r} is neither PPO's nor RecurrentPPO's")
-
-
-def load_model(path: str | Path, algo: str | None = None, env=None, device: str = "cpu"):
-    """Load a ``PPO`` or ``RecurrentPPO`` zip saved by :func:`build_model`'s models. ``algo``
-    (``ppo`` | ``recurrent_ppo``) must match the zip's; ``None`` takes the zip's.
-
-    Example:
-        >>> model = load_model("outputs/train_policy/<run>/checkpoints/last.zip")  # doctest: +SKIP
-    """
-    found = saved_algo(path)
-    if algo is not None and algo_name({"algo": algo}) != found:
-        raise ValueError(f"{path}: saved model is {found!r} but policy.algo is {algo!r}")
-    if found == "recurrent_ppo":
-        from sb3_contrib import RecurrentPPO as cls
-    else:
-        from stable_baselines3 import PPO as cls
-    return cls.load(path, env=env, device=device)
-
-
-class PolicyActor:
-    """``act(obs, env) -> int`` for :func:`evaluate_nav` from a PPO or RecurrentPPO model, one
-    unbatched observation at a time. Recurrent models carry their LSTM state between calls;
-    ``reset()`` (called by ``evaluate_nav`` at each episode start) clears it.
-
-    Example:
-        >>> act = PolicyActor(load_model("last.zip"))  # doctest: +SKIP
-        >>> evaluate_nav(act, cfg, episodes=10)  # doctest: +SKIP
-    """
-
-    def __init__(self, model, deterministic: bool = True):
-        from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
-
-        self.model = model
-        self.deterministic = bool(deterministic)
-        self.recurrent = isinstance(model.policy, RecurrentActorCriticPolicy)
-        self.state: tuple[np.ndarray, ...] | None = None
-        self._episode_start = True
-
-    def reset(self) -> None:
-        """Start a new episode: the next call uses a zero LSTM state."""
-        self.state = None
-        self._episode_start = True
-
-    def __call__(self, obs: dict[str, np.ndarray], env: gym.Env | None = None) -> int:
-        spaces = getattr(self.model.observation_space, "spaces", None)
-        if spaces is not None and set(obs) != set(spaces):  # extra keys are ignored, missing ones named
-            missing = sorted(set(spaces) - set(obs))
-            if missing:
-                raise KeyError(f"PolicyActor: the policy needs observation keys {missing}, got {sorted(obs)}")
-            obs = {k: obs[k] for k in spaces}
-        if not self.recurrent:
-            action, _ = self.model.predict(obs, deterministic=self.deterministic)
-            return int(np.asarray(action).item())
-        action, self.state = self.model.predict(obs, state=self.state, episode_start=np.array([self._episode_start]),
-                                                deterministic=self.deterministic)
-        self._episode_start = False
-        return int(np.asarray(action).item())
-
-
 def nav_metrics_callback(curve_path: str | Path, logger=None, window: int = 20):
     """An SB3 callback appending ``{timesteps, success, spl, reward, episodes}`` (means over the last
     ``window`` finished episodes) to a JSON-lines file after each rollout, and to ``logger``."""
@@ -397,6 +253,4 @@ def write_json(path: str | Path, data: Any) -> Path:
     return path
 
 
-__all__ = ["TASKS", "ALGOS", "FailedStopPenalty", "env_kwargs", "make_env", "make_vec_env", "policy_kwargs",
-           "algo_name", "recurrent_kwargs", "build_model", "build_ppo", "saved_algo", "load_model", "PolicyActor",
-           "nav_metrics_callback", "evaluate_nav", "write_json"]
+__all__ = ["TASKS", "FailedStopPenalty", "env_kwargs", "make_env", "make_vec_env", "policy_kwargs", "nav_metrics_callback", "evaluate_nav", "write_json"]
