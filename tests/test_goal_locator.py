@@ -189,3 +189,20 @@ def test_semantic_head_prior_points_at_the_goal_category_without_training(tmp_pa
     torch.testing.assert_close(est.position, expected, atol=0.05, rtol=0)
     with pytest.raises(ValueError, match="semantic_classes"):
         GoalLocator(hidden_size=8, num_categories=5, num_room_types=1, semantic_classes=3)
+
+
+def test_shortest_path_action_reaches_a_snapped_point():
+    env = gym.make("VLM2/ReturnNav-v0", **{**RETURNNAV, "config": {**RETURNNAV["config"], "max_episode_steps": 200}})
+    env.reset(seed=4)
+    while env.unwrapped.in_tour:
+        env.step(0)
+    base = env.unwrapped
+    goal = base.snap_to_navigable(base.position + np.array([2.5, 0.0, -1.5]))
+    assert base.navgrid.navigable_at(goal[None])[0]
+    for _ in range(200):
+        a = base.shortest_path_action(goal)
+        if a == 0:
+            break
+        env.step(a)
+    assert a == 0 and np.hypot(*(base.position - goal)[[0, 2]]) < 0.2 + 1e-6
+    env.close()
