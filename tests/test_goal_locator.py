@@ -206,3 +206,21 @@ def test_shortest_path_action_reaches_a_snapped_point():
         env.step(a)
     assert a == 0 and np.hypot(*(base.position - goal)[[0, 2]]) < 0.2 + 1e-6
     env.close()
+
+
+def test_returnnav_step_limit_counts_navigation_steps_only():
+    env = gym.make("VLM2/ReturnNav-v0", **RETURNNAV)  # 40 tour steps, then at most 40 navigation steps
+    env.reset(seed=5)
+    tour = 0
+    while env.unwrapped.in_tour:
+        *_, term, trunc, _ = env.step(0)
+        tour += 1
+        assert not (term or trunc)
+    assert tour == 40
+    for i in range(40):
+        *_, term, trunc, info = env.step(2)  # turn in place: never ends the episode by itself
+        assert not term and trunc == (i == 39) and info["nav_steps"] == i + 1
+    with pytest.raises(ValueError):
+        env.unwrapped.step(7)
+    assert env.unwrapped.nav_steps == 40
+    env.close()

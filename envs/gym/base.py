@@ -119,8 +119,13 @@ class VLM2NavEnv(gym.Env):
             self._move(a)
             self._render_sensors()
         reward, terminated = self._task_step(a)
-        truncated = not terminated and self.elapsed_steps >= self.config.max_episode_steps
+        truncated = not terminated and self._steps_toward_limit() >= self.config.max_episode_steps
         return self._observation(), float(reward), bool(terminated), bool(truncated), self._info()
+
+    def _steps_toward_limit(self) -> int:
+        """The steps that ``max_episode_steps`` bounds: all of them here (a task with a scripted
+        phase, like ReturnNav's tour, counts only the agent's own)."""
+        return self.elapsed_steps
 
     def render(self):
         if self.render_mode == "rgb_array":

@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from envs.gym.base import STOP
 from envs.gym.config import EnvConfig
 from envs.gym.objectnav import ObjectNavEnv
 from envs.pose import wrap_angle
@@ -145,25 +144,23 @@ class ReturnNavEnv(ObjectNavEnv):
         return self._observation(), self._info()
 
     def step(self, action):
-        if self.world is None:
-            raise RuntimeError("step() called before reset()")
-        a = self._check_action(action)
+        if self.world is None or not self.in_tour:
+            if self.world is not None:
+                self._check_action(action)  # an invalid action must not count as a navigation step
+                self.nav_steps += 1
+            return super().step(action)
+        self._check_action(action)
         self.elapsed_steps += 1
-        if self.in_tour:
-            self._move(int(self.tour[self.tour_step]))
-            self.tour_step += 1
-            self._render_sensors()
-            self._count_visible()
-            if self.tour_step >= len(self.tour):
-                self._begin_navigation()
-            return self._observation(), 0.0, False, False, self._info()
-        self.nav_steps += 1
-        if a != STOP:
-            self._move(a)
-            self._render_sensors()
-        reward, terminated = self._measure_step(a)
-        truncated = not terminated and self.nav_steps >= self.config.max_episode_steps
-        return self._observation(), float(reward), bool(terminated), bool(truncated), self._info()
+        self._move(int(self.tour[self.tour_step]))
+        self.tour_step += 1
+        self._render_sensors()
+        self._count_visible()
+        if self.tour_step >= len(self.tour):
+            self._begin_navigation()
+        return self._observation(), 0.0, False, False, self._info()
+
+    def _steps_toward_limit(self) -> int:
+        return self.nav_steps  # max_episode_steps bounds the navigation phase only
 
     def _count_visible(self) -> None:
         ids, counts = np.unique(np.asarray(self._sim_obs[self._semantic_uuid]).ravel(), return_counts=True)
