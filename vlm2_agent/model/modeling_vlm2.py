@@ -169,6 +169,16 @@ class VLM2Model(VLM2PreTrainedModel):
 
     def observe(self, state: MemoryState, frames: torch.Tensor, geometry: GeometryInput | None = None) -> torch.Tensor:
         """Feed one frame (B, 3, H, W) or a few (B, T, 3, H, W) per episode; returns the last M_t."""
+        fused, coords = self.encode_for_memory(state, frames, geometry)
+        for i in range(fused.shape[1]):
+            m = self.memory.step(fused[:, i], state, None if coords is None else coords[:, i])
+        return m
+
+    def encode_for_memory(self, state: MemoryState, frames: torch.Tensor,
+                          geometry: GeometryInput | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What ``observe`` writes to memory, without writing it: H_t (B, T, N, D) of one frame
+        (B, 3, H, W) or a few (B, T, 3, H, W) per episode, and the entry centroids (B, T, k, 4)
+        (None without geometry). The episode's first frame becomes ``state``'s reference pose."""
         if frames.dim() == 4:
             frames = frames.unsqueeze(1)
             geometry = None if geometry is None else {k: v.unsqueeze(1) for k, v in geometry.items()}
@@ -181,13 +191,10 @@ class VLM2Model(VLM2PreTrainedModel):
             ref = self._reference_pose(state, geometry)
         enc = self.encode_frames(frames.flatten(0, 1), geo_flat, ref)
         fused = enc.fused.view(b, t, *enc.fused.shape[1:])
-        coords = None
-        if enc.geometry is not None:
-            coords = pool_coords(enc.geometry.patch_coords, enc.geometry.patch_valid, self.memory.grid,
-                                 self.memory.entry_grid).view(b, t, self.memory.entry_tokens, 4)
-        for i in range(t):
-            m = self.memory.step(fused[:, i], state, None if coords is None else coords[:, i])
-        return m
+        if enc.geometry is None:
+            return fused, None
+        coords = pool_coords(enc.geometry.patch_coords, enc.geometry.patch_valid, self.memory.grid, self.memory.entry_grid)
+        return fused, coords.view(b, t, self.memory.entry_tokens, 4)
 
     def _reference_pose(self, state: MemoryState, geometry: GeometryInput) -> torch.Tensor | None:
         """First camera pose of each episode (set when its first frame is observed), repeated over T."""

@@ -42,27 +42,20 @@ class MultiMemoryStreamer:
         self.model = model.eval()
         self.modes = {m: memory_module(model, m) for m in modes}
         self.states: dict[str, Any] = {}
-        self.ref_pose: torch.Tensor | None = None
 
     def reset(self) -> None:
         d = self.model.config.hidden_size
         self.states = {m: mem.init_state(1, d) for m, mem in self.modes.items()}
-        self.ref_pose = None
 
     @torch.no_grad()
     def observe(self, rgb: torch.Tensor, geometry: Mapping[str, torch.Tensor]) -> None:
-        """One frame (1, 3, H, W) with its oracle geometry; the first frame fixes the reference pose."""
-        from vlm2_agent.model.memory import pool_coords
-
+        """One frame (1, 3, H, W) with its oracle geometry, encoded once and written to every memory."""
         if not self.states:
             raise RuntimeError("MultiMemoryStreamer: call reset() before observe()")
-        if self.ref_pose is None:
-            self.ref_pose = geometry["cam_to_world"].float()
-        enc = self.model.encode_frames(rgb, dict(geometry), self.ref_pose)
-        any_mem = next(iter(self.modes.values()))
-        coords = pool_coords(enc.geometry.patch_coords, enc.geometry.patch_valid, any_mem.grid, any_mem.entry_grid)
+        first = next(iter(self.states.values()))  # holds the episode's reference pose
+        fused, coords = self.model.encode_for_memory(first, rgb, dict(geometry))
         for mode, mem in self.modes.items():
-            mem.step(enc.fused, self.states[mode], coords)
+            mem.step(fused[:, 0], self.states[mode], coords[:, 0])
 
     def snapshot(self, mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(tokens (P, D), coords (P, 4), mask (P,)) of one mode's memory now."""
