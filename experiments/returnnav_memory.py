@@ -105,7 +105,6 @@ def navigation(args, locators: dict, pointnav, others: dict | None = None) -> tu
     from tqdm.auto import tqdm
 
     from vlm2_agent.policy.backbone import build_backbone, strip_language
-    from vlm2_agent.policy.goal_locator import polar_from_gps
     from vlm2_agent.policy.memory_goal import MultiMemoryStreamer, estimate_goal, run_tour
     from vlm2_agent.policy.training import env_kwargs
 
@@ -125,10 +124,7 @@ def navigation(args, locators: dict, pointnav, others: dict | None = None) -> tu
         for mode, goal in estimates.items():
             navigators[f"memory {mode} + shortest path"] = lambda o, g=goal: base.shortest_path_action(g)
             if pointnav is not None:
-                def act(o, g=goal):
-                    pg = polar_from_gps(_start_xy(env, g), o["gps"], o["compass"])
-                    return pointnav({"rgb": o["rgb"], "depth": o["depth"], "pointgoal_with_gps_compass": pg})
-                navigators[f"memory {mode} + learned PointNav policy"] = act
+                navigators[f"memory {mode} + learned PointNav policy"] = lambda o, g=goal: pointnav(pointgoal_observation(env, o, g))
         for name, actor in (others or {}).items():
             navigators[name] = actor
         for name, act in navigators.items():
@@ -140,10 +136,14 @@ def navigation(args, locators: dict, pointnav, others: dict | None = None) -> tu
     return rows, goals
 
 
-def _start_xy(env, world_point: np.ndarray) -> np.ndarray:
+def pointgoal_observation(env, obs: dict[str, np.ndarray], goal: np.ndarray) -> dict[str, np.ndarray]:
+    """A PointNav policy's observation in a ReturnNav episode: its images, and the world point
+    ``goal`` as ``pointgoal_with_gps_compass`` from the episode's ``gps`` / ``compass``."""
+    from vlm2_agent.policy.goal_locator import polar_from_gps
     from vlm2_agent.policy.memory_goal import start_frame
 
-    return start_frame(env, np.asarray(world_point)[None])[0]
+    xy = start_frame(env, np.asarray(goal)[None])[0]
+    return {"rgb": obs["rgb"], "depth": obs["depth"], "pointgoal_with_gps_compass": polar_from_gps(xy, obs["gps"], obs["compass"])}
 
 
 def navigation_table(rows: dict[str, list[dict[str, Any]]]) -> tuple[str, dict[str, dict[str, float]]]:
@@ -196,7 +196,6 @@ def record_videos(args, locator, mode: str, pointnav, episodes: list[int], out_d
 
     from envs.wrappers import RecordEpisode
     from vlm2_agent.policy.backbone import build_backbone, strip_language
-    from vlm2_agent.policy.goal_locator import polar_from_gps
     from vlm2_agent.policy.memory_goal import MultiMemoryStreamer, estimate_goal, run_tour
     from vlm2_agent.policy.training import env_kwargs
 
@@ -212,9 +211,7 @@ def record_videos(args, locator, mode: str, pointnav, episodes: list[int], out_d
         pointnav.reset()
         done = False
         while not done:
-            pg = polar_from_gps(_start_xy(env, goal), obs["gps"], obs["compass"])
-            obs, _, term, trunc, info = env.step(int(pointnav({"rgb": obs["rgb"], "depth": obs["depth"],
-                                                              "pointgoal_with_gps_compass": pg})))
+            obs, _, term, trunc, info = env.step(pointnav(pointgoal_observation(env, obs, goal)))
             done = term or trunc
         env.close()
         out.append({"episode": i, "video": str(env.written[-1][0]), "success": float(info["success"]),
