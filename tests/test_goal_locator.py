@@ -11,8 +11,7 @@ import vlm2_agent.policy  # noqa: F401  (registers VLM2/ReturnNav-v0)
 from envs.gym.pointnav import polar_goal
 from vlm2_agent.policy.backbone import build_backbone
 from vlm2_agent.policy.goal_locator import GoalLocator, gps_from_camera, nearest_target_loss, polar_from_gps
-from vlm2_agent.policy.memory_goal import (MultiMemoryStreamer, TourData, collect_tours, goal_records, run_tour,
-                                           start_frame, world_from_start_frame)
+from vlm2_agent.policy.memory_goal import MultiMemoryStreamer, TourData, collect_tours, goal_records, run_tour
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
@@ -40,9 +39,9 @@ def test_polar_goal_from_gps_matches_the_env(toured):
             obs, *_ = env.step(int(a))
         goal = base.position + np.array([rng.uniform(-3, 3), 0.0, rng.uniform(-3, 3)])
         expected = polar_goal(base.position, base.heading, goal)
-        got = polar_from_gps(start_frame(env, goal[None])[0], obs["gps"], obs["compass"])
+        got = polar_from_gps(base.to_start_frame(goal)[0], obs["gps"], obs["compass"])
         np.testing.assert_allclose(got, expected, atol=1e-4)
-        np.testing.assert_allclose(world_from_start_frame(env, start_frame(env, goal[None])[0])[[0, 2]], goal[[0, 2]],
+        np.testing.assert_allclose(base.from_start_frame(base.to_start_frame(goal)[0])[[0, 2]], goal[[0, 2]],
                                    atol=1e-9)
 
 
@@ -63,7 +62,7 @@ def test_entry_positions_are_where_the_depth_camera_saw_things(toured):
     v, u = np.mgrid[0:h, 0:w] + 0.5
     cam = np.stack([(u - w / 2) / f * depth, -(v - h / 2) / f * depth, -depth, np.ones_like(depth)], axis=-1)
     world = cam @ base.camera_to_world(spec.uuid).T
-    xy = start_frame(env, world[..., :3].reshape(-1, 3)).reshape(h, w, 2)
+    xy = base.to_start_frame(world[..., :3].reshape(-1, 3)).reshape(h, w, 2)
     _, coords, _ = streamer.snapshot("none")  # the none memory's prefix is the current frame's entry only
     got = gps_from_camera(torch.from_numpy(coords))[:, :].numpy()
     quadrants = [xy[:h // 2, :w // 2], xy[:h // 2, w // 2:], xy[h // 2:, :w // 2], xy[h // 2:, w // 2:]]

@@ -111,22 +111,6 @@ class TourData:
                        z["target_mask"], z["age"], z["end"])
 
 
-def start_frame(env, points: np.ndarray) -> np.ndarray:
-    """(N, 3) world points -> (N, 2) ``[forward, right]`` of a ReturnNav episode's start pose (its ``gps`` frame)."""
-    base = env.unwrapped
-    d = np.atleast_2d(points) - base.start_position
-    h = base.start_heading
-    return np.stack([-np.sin(h) * d[:, 0] - np.cos(h) * d[:, 2], np.cos(h) * d[:, 0] - np.sin(h) * d[:, 2]], axis=1)
-
-
-def world_from_start_frame(env, xy: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`start_frame` on the floor: (2,) ``[forward, right]`` -> (3,) world point at floor height."""
-    base = env.unwrapped
-    h, (f, r) = base.start_heading, np.asarray(xy, float)
-    dx, dz = -np.sin(h) * f + np.cos(h) * r, -np.cos(h) * f - np.sin(h) * r
-    return np.array([base.start_position[0] + dx, base.start_position[1], base.start_position[2] + dz])
-
-
 def goal_records(env) -> list[dict[str, Any]]:
     """Every (category, room type) seen in the tour just finished: indices, instance positions, age."""
     base = env.unwrapped
@@ -135,7 +119,7 @@ def goal_records(env) -> list[dict[str, Any]]:
     for (cat, rt), seen in sorted(base.goal_candidates().items()):
         ids = base._instances(cat, rt)
         out.append({"category": base.categories.index(cat), "room": base.room_types.index(rt),
-                    "targets": start_frame(env, np.stack([centres[i] for i in ids])),
+                    "targets": base.to_start_frame(np.stack([centres[i] for i in ids])),
                     "age": len(base.tour) - max(base.seen[i][1] for i in seen)})
     return out
 
@@ -165,7 +149,7 @@ def estimate_goal(env, streamer: MultiMemoryStreamer, locator: GoalLocator, mode
     room = torch.tensor([base.room_types.index(base.goal_room_type)])
     tokens, coords, mask = (torch.from_numpy(a)[None] for a in streamer.snapshot(mode))
     xy = locator(tokens, coords, mask, cat, room).position[0].numpy()
-    point = world_from_start_frame(env, xy)
+    point = base.from_start_frame(xy)
     return base.snap_to_navigable(point) if snap else point
 
 
@@ -186,7 +170,7 @@ def collect_tours(env_kwargs: Mapping[str, Any], checkpoint: str | None, episode
         for m in modes:
             snaps[m].append(streamer.snapshot(m))
         goals += [{**g, "episode": i} for g in goal_records(env)]
-        ends.append(start_frame(env, env.unwrapped.position)[0])
+        ends.append(env.unwrapped.to_start_frame(env.unwrapped.position)[0])
     env.close()
     if not goals:
         raise RuntimeError("collect_tours: no object was seen in any tour; use longer tours")
@@ -300,4 +284,4 @@ def locator_errors(loc: GoalLocator | None, data: TourData, mode: str) -> dict[s
 
 
 __all__ = ["MEMORY_MODES", "MultiMemoryStreamer", "TourData", "collect_tours", "run_tour", "goal_records", "estimate_goal",
-           "start_frame", "world_from_start_frame", "entry_targets", "attention_loss", "train_locator", "locator_errors"]
+           "entry_targets", "attention_loss", "train_locator", "locator_errors"]

@@ -100,14 +100,25 @@ class ReturnNavEnv(ObjectNavEnv):
                 "tour": spaces.Box(0.0, 1.0, (1,), np.float32)}
 
     def _task_observation(self) -> dict[str, np.ndarray]:
-        d = self.position - self.start_position  # the tour's start: ObjectNav's gps / compass frame
-        h = self.start_heading
-        gps = np.array([-np.sin(h) * d[0] - np.cos(h) * d[2], np.cos(h) * d[0] - np.sin(h) * d[2]], np.float32)
-        obs = {"gps": gps, "compass": np.array([wrap_angle(self.heading - h)], np.float32)}
+        gps = self.to_start_frame(self.position)[0].astype(np.float32)  # ObjectNav's gps frame, from the tour's start
+        obs = {"gps": gps, "compass": np.array([wrap_angle(self.heading - self.start_heading)], np.float32)}
         cat = self.categories.index(self.goal_category) if self.goal_category else 0
         room = self.room_types.index(self.goal_room_type) if self.goal_room_type else 0
         return {**obs, "objectgoal": np.array([cat], np.int64), "roomgoal": np.array([room], np.int64),
                 "tour": np.array([1.0 if self.in_tour else 0.0], np.float32)}
+
+    def to_start_frame(self, points: np.ndarray) -> np.ndarray:
+        """(N, 3) or (3,) world points -> (N, 2) ``[forward, right]`` metres in the frame of the tour's
+        start pose: the frame of ``gps`` (and of VLM2's oracle geometry, whose first frame it is)."""
+        d = np.atleast_2d(np.asarray(points, float)) - self.start_position
+        h = self.start_heading
+        return np.stack([-np.sin(h) * d[:, 0] - np.cos(h) * d[:, 2], np.cos(h) * d[:, 0] - np.sin(h) * d[:, 2]], axis=1)
+
+    def from_start_frame(self, xy: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`to_start_frame` on the floor: (2,) ``[forward, right]`` -> (3,) world point."""
+        h, (f, r) = self.start_heading, np.asarray(xy, float)
+        dx, dz = -np.sin(h) * f + np.cos(h) * r, -np.cos(h) * f - np.sin(h) * r
+        return np.array([self.start_position[0] + dx, self.start_position[1], self.start_position[2] + dz])
 
     def _task_info(self) -> dict[str, Any]:
         info: dict[str, Any] = {"in_tour": self.in_tour, "tour_step": self.tour_step, "nav_steps": self.nav_steps,
