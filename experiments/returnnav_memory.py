@@ -140,23 +140,21 @@ def pointgoal_observation(env, obs: dict[str, np.ndarray], goal: np.ndarray) -> 
     """A PointNav policy's observation in a ReturnNav episode: its images, and the world point
     ``goal`` as ``pointgoal_with_gps_compass`` from the episode's ``gps`` / ``compass``."""
     from vlm2_agent.policy.goal_locator import polar_from_gps
-    from vlm2_agent.policy.memory_goal import start_frame
 
-    xy = start_frame(env, np.asarray(goal)[None])[0]
+    xy = env.unwrapped.to_start_frame(goal)[0]
     return {"rgb": obs["rgb"], "depth": obs["depth"], "pointgoal_with_gps_compass": polar_from_gps(xy, obs["gps"], obs["compass"])}
 
 
 def navigation_table(rows: dict[str, list[dict[str, Any]]]) -> tuple[str, dict[str, dict[str, float]]]:
+    from vlm2_agent.policy.report import markdown_table
+
     summary = {}
-    lines = ["| navigator | success | SPL | soft SPL | final distance (m) | episodes |", "|---|---|---|---|---|---|"]
     for name, eps in rows.items():
         s = {k: float(np.mean([e[k] for e in eps])) for k in ("success", "spl", "soft_spl", "distance_to_goal")}
         s["success_se"] = float(np.std([e["success"] for e in eps]) / np.sqrt(len(eps)))
         s["episodes"] = len(eps)
         summary[name] = s
-        lines.append(f"| {name} | {s['success']:.3f} ± {s['success_se']:.3f} | {s['spl']:.3f} | {s['soft_spl']:.3f} | "
-                     f"{s['distance_to_goal']:.2f} | {len(eps)} |")
-    return "\n".join(lines), summary
+    return markdown_table(summary, first="navigator", last=("final distance (m)", "distance_to_goal")), summary
 
 
 def plot_error_by_age(errors: dict[str, dict[str, np.ndarray]], path: Path) -> None:

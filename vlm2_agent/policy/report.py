@@ -30,13 +30,15 @@ def read_curve(path: str | Path) -> list[dict[str, float]]:
     return rows
 
 
-def markdown_table(results: Mapping[str, Mapping[str, Any]]) -> str:
-    """One row per policy: success, SPL, soft SPL, mean return, episodes (± standard error of success if given)."""
-    lines = ["| policy | success | SPL | soft SPL | return | episodes |", "|---|---|---|---|---|---|"]
+def markdown_table(results: Mapping[str, Mapping[str, Any]], first: str = "policy",
+                   last: tuple[str, str] = ("return", "reward")) -> str:
+    """One row per policy: success, SPL, soft SPL, ``last`` (column title, key; default the mean
+    return), episodes (± standard error of success if given). ``first`` titles the name column."""
+    lines = [f"| {first} | success | SPL | soft SPL | {last[0]} | episodes |", "|---|---|---|---|---|---|"]
     for name, r in results.items():
         se = f" ± {r['success_se']:.3f}" if "success_se" in r else ""
         lines.append(f"| {name} | {r['success']:.3f}{se} | {r['spl']:.3f} | {r.get('soft_spl', float('nan')):.3f} | "
-                     f"{r.get('reward', float('nan')):.2f} | {int(r.get('episodes', 0))} |")
+                     f"{r.get(last[1], float('nan')):.2f} | {int(r.get('episodes', 0))} |")
     return "\n".join(lines)
 
 
