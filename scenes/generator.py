@@ -35,7 +35,7 @@ from scenes.materials import Material, room_materials
 from scenes.placement import RoomPlacer
 from scenes.types import Doorway, MeshPart, OrientedBox, Room, Scene, SceneObject
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 SPLIT_SEEDS: dict[str, tuple[int, int]] = {
     "train": (0, 100_000),
     "val": (100_000, 110_000),
