@@ -34,6 +34,10 @@ from envs.render.portals import RoomVisibility
 from scenes.types import Scene
 
 
+#: Bumped whenever a change to the shaders or the render pass changes the pixels of a frame.
+RENDERER_VERSION = 1
+
+
 @dataclass(frozen=True)
 class Lighting:
     """World-fixed lights: directions point *towards* the light (normalised on use)."""

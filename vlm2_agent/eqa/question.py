@@ -26,6 +26,9 @@ from typing import Any, Iterable
 
 from .tasks import benchmark_of, check_type, horizon_bucket, is_numerical, task_of
 
+#: The benchmark version every question record carries. v1 (records without ``version``) came from
+#: the generator before answer balancing and the blind audit; it is refused, never mixed in.
+BENCHMARK_VERSION = "v2"
 PRE_PROMPT = "These are frames of a video."
 MC_POST_PROMPT = "Answer with the option's letter from the given choices directly."
 NA_POST_PROMPT = "Please answer the question using a single word or phrase."
@@ -39,6 +42,8 @@ class Question:
     ``frame_range`` is ``(start, end)`` in steps, end exclusive: the video the question is about.
     ``answer`` is the correct option's text for multiple choice (handy for priors), else ``None``.
     ``meta`` holds what the generator used (categories, instance ids, frames) for analysis.
+    ``evidence`` names the instances and frames the answer depends on and ``evidence_age`` is how
+    many frames before the end of the video the oldest of them was last seen (memory age).
     """
 
     id: str
@@ -52,6 +57,9 @@ class Question:
     options: list[str] = field(default_factory=list)
     answer: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    evidence: dict[str, list[int]] = field(default_factory=dict)
+    evidence_age: int | None = None
+    version: str = BENCHMARK_VERSION
 
     def __post_init__(self) -> None:
         check_type(self.question_type)
@@ -108,13 +116,25 @@ class Question:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Question":
+    def from_dict(cls, d: dict[str, Any], accept_versions: Iterable[str] = (BENCHMARK_VERSION,)) -> "Question":
+        """A question from its JSON record. Records of another benchmark version raise
+        :class:`BenchmarkVersionError` unless their version is in ``accept_versions``."""
         known = {f for f in cls.__dataclass_fields__}
         missing = [k for k in ("id", "scene_id", "episode_id", "question_type", "question",
                                "ground_truth", "frame_range", "fps") if k not in d]
         if missing:
             raise ValueError(f"question record {d.get('id', '?')}: missing fields {missing}")
-        return cls(**{k: v for k, v in d.items() if k in known})
+        version = d.get("version", "v1")
+        if version not in tuple(accept_versions):
+            raise BenchmarkVersionError(
+                f"question record {d.get('id', '?')} is from benchmark {version}, expected "
+                f"{' or '.join(accept_versions)}: v1 data (built before answer balancing and the blind audit) "
+                f"can be answered without the video; rebuild the split with vlm2-eqa-build")
+        return cls(**{k: v for k, v in {**d, "version": version}.items() if k in known})
+
+
+class BenchmarkVersionError(ValueError):
+    """A question record (or split) of another benchmark version than the one asked for."""
 
 
 def save_jsonl(questions: Iterable[Question], path: str | Path) -> None:
@@ -132,13 +152,18 @@ def save_jsonl(questions: Iterable[Question], path: str | Path) -> None:
         raise
 
 
-def load_jsonl(path: str | Path) -> list[Question]:
+def load_jsonl(path: str | Path, accept_versions: Iterable[str] = (BENCHMARK_VERSION,)) -> list[Question]:
+    """Questions of a JSONL file; records of a benchmark version not in ``accept_versions`` raise
+    :class:`BenchmarkVersionError` naming the file and line."""
     out = []
+    accept = tuple(accept_versions)
     with open(path) as f:
         for i, line in enumerate(f, 1):
             if line.strip():
                 try:
-                    out.append(Question.from_dict(json.loads(line)))
+                    out.append(Question.from_dict(json.loads(line), accept))
+                except BenchmarkVersionError as e:
+                    raise BenchmarkVersionError(f"{path}:{i}: {e}") from e
                 except (ValueError, TypeError) as e:
                     raise ValueError(f"{path}:{i}: {e}") from e
     return out

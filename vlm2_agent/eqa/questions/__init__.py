@@ -26,6 +26,9 @@ from ..tasks import expand_types
 from . import configuration, measurement, route, temporal, vsti
 from .common import Context, GenConfig, PathFn
 
+#: Version of the question generators' rules; part of every split's manifest and build key.
+GENERATOR_VERSION = 2
+
 Generator = Callable[[Context, np.random.Generator, int], list[Question]]
 
 GENERATORS: dict[str, Generator] = {
@@ -78,4 +81,4 @@ def generate_questions(
     return out
 
 
-__all__ = ["GENERATORS", "GenConfig", "generate_questions"]
+__all__ = ["GENERATOR_VERSION", "GENERATORS", "GenConfig", "generate_questions"]

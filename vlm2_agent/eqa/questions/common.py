@@ -4,8 +4,13 @@ Visibility rule: an object instance counts as *seen* when, in at least one frame
 ``min_visible_pixels`` of its pixels are visible (default 0.3 % of the frame: 49 px at 128x128,
 197 px at 256x256). Counts are of seen instances and appearance order follows first sighting.
 
-Referring rule: a question names an object by its category alone ("the sofa"), so the category must
-be *unique in the scene's annotations* (VSI-Bench's ``object_counts[category] == 1``) and seen.
+Referring rule: a question names an object by its category alone, written as words ("the coffee
+table"), so the category must be *unique in the scene's annotations* (VSI-Bench's
+``object_counts[category] == 1``) and seen. Frames are named only on the ``frame_grid`` (every 8th
+frame and the last), so a model given the video at that stride has the frame it is asked about.
+
+Evidence: every question records the instances and frames it depends on and their *age*, the frames
+between the end of the video and the last sighting of its oldest piece of evidence.
 
 Example:
     >>> import numpy as np
@@ -41,15 +46,19 @@ class GenConfig:
     min_pair_distance: float = 0.2  # m; abs-distance pairs closer than this are skipped (VSI)
     direction_margin_deg: float = 10.0  # skip rel-direction answers this close to a boundary
     direction_dist_range: tuple[float, float] = (0.3, 5.0)  # m, between any two of the triple
-    rel_distance_margin: float = 0.15  # m; closest must beat the runner-up by this much
+    rel_distance_margin: float = 0.15  # m; any two option distances at least this far apart (VSI)
+    rel_distance_margin_large_room: float = 0.30  # m; the same in rooms over large_room_area (VSI)
+    large_room_area: float = 40.0  # m^2
     appearance_min_gap_s: float = 1.0  # first sightings of the 4 categories at least this apart
     route_turn_margin_deg: float = 15.0  # turns this close to 45/135 degrees are ambiguous
     route_min_leg: float = 0.5  # m
-    camera_dist_range: tuple[float, float] = (0.2, 10.0)  # m (VLM-3R)
-    displacement_frames: tuple[int, int] = (8, 120)  # steps between the two frames (2-30 s at 4 fps)
-    movement_min: float = 0.5  # m along the dominant axis (VLM-3R's direction_threshold)
+    route_moves: tuple[int, int] = (2, 5)  # actions (turns + forward legs) of a route (VSI)
+    camera_dist_range: tuple[float, float] = (0.5, 10.0)  # m; objects at least 0.5 m from the camera (VLM-3R)
+    displacement_frames: tuple[int, int] = (16, 160)  # steps between the two frames (4-40 s at 4 fps)
+    movement_min: float = 1.0  # m along the dominant axis (VLM-3R's threshold for the 4-option form)
     movement_dominance: float = 1.5  # dominant axis must exceed the other by this factor
-    relpos_margin: float = 0.1  # m of separation for near/far, left/right, up/down
+    relpos_margin: float = 0.15  # m of separation for near/far, left/right, up/down (VLM-3R)
+    frame_grid: int = 8  # frames named in questions are multiples of this (the training stride) or the last
     max_candidates: int = 2000  # candidates examined per type (keeps large scenes fast)
 
 
@@ -143,6 +152,7 @@ class Context:
                 if iid in ids and n >= self.min_pixels:
                     self.seen_mask.setdefault(iid, np.zeros(T, bool))[t] = True
         self.first_seen = {i: int(np.argmax(m)) for i, m in self.seen_mask.items()}
+        self.last_seen = {i: int(T - 1 - np.argmax(m[::-1])) for i, m in self.seen_mask.items()}
         self._scene_counts: dict[str, int] = {}
         for o in self.scene.objects:
             self._scene_counts[o.category] = self._scene_counts.get(o.category, 0) + 1
@@ -172,14 +182,41 @@ class Context:
     def visible_in_frame(self, t: int) -> list[SceneObject]:
         return [o for o in self.seen_objects() if self.seen_mask[o.instance_id][t]]
 
+    def on_grid(self, t: int) -> bool:
+        """True for frames a question may name: multiples of ``frame_grid`` and the last frame, the
+        frames that a model reading the video at that stride (the training default) is given."""
+        return t % self.cfg.frame_grid == 0 or t == self.log.num_frames - 1
+
+    def grid_frames(self) -> list[int]:
+        T, g = self.log.num_frames, self.cfg.frame_grid
+        return sorted(set(range(0, T, g)) | {T - 1})
+
+    def age_of(self, instance_ids: Sequence[int] = (), frames: Sequence[int] = ()) -> int:
+        """Frames between the end of the video and the oldest piece of evidence: the last sighting of
+        the instance seen longest ago, or the earliest frame named."""
+        last = [self.last_seen[i] for i in instance_ids] + [int(t) for t in frames]
+        if not last:
+            raise ValueError("age_of: a question needs at least one instance or frame as evidence")
+        return int(self.log.num_frames - 1 - min(last))
+
     def question(self, qtype: str, k: int, text: str, gt: Any, options: list[str] | None = None,
-                 answer: str | None = None, **meta: Any) -> Question:
+                 answer: str | None = None, evidence_ids: Sequence[int] = (), evidence_frames: Sequence[int] = (),
+                 **meta: Any) -> Question:
+        """A question with its evidence: the instances (seen in the video) and frames it depends on,
+        and the evidence's age in frames at the end of the video."""
+        evidence = {"instance_ids": [int(i) for i in evidence_ids], "frames": [int(t) for t in evidence_frames]}
         return Question(
             id=f"{self.log.scene_id}/{self.log.episode_id}/{qtype}/{k}",
             scene_id=self.log.scene_id, episode_id=self.log.episode_id, question_type=qtype,
             question=text, ground_truth=gt, frame_range=self.frame_range, fps=self.log.fps,
-            options=options or [], answer=answer, meta=meta,
+            options=options or [], answer=answer, meta=meta, evidence=evidence,
+            evidence_age=self.age_of(evidence_ids, evidence_frames),
         )
+
+
+def word(category: str) -> str:
+    """A category as the words a question uses: ``coffee_table`` -> ``coffee table``."""
+    return category.replace("_", " ")
 
 
 def shuffled(items: Sequence[Any], rng: np.random.Generator, limit: int) -> list[Any]:

@@ -3,7 +3,8 @@
 Relative direction follows VSI-Bench: standing at the centre of the positioning object, facing the
 orienting object's centre, where is the querying object's centre (on the floor plane)? Levels:
 hard = quadrant (front-left, front-right, back-left, back-right); medium = left / right / back, where
-back means a turn of at least 135 degrees; easy = left or right of the orienting object.
+back means a turn of at least 135 degrees; easy = left or right of the orienting object, asked only
+outside the back sector (135-225 degrees), as VLM-3R's generator does.
 Skip rules: all three objects uniquely named and seen; each pair's box distance within
 ``direction_dist_range`` (0.3-5 m, as the public generator); the angle at least ``direction_margin_deg``
 (10 degrees, the public threshold, applied here on both sides of every boundary) from a boundary;
@@ -11,7 +12,9 @@ and at most 2 of the querying box's 8 corners on a different side than its centr
 
 Relative distance: "which of these objects (a, b, c, d) is the closest to the X?", X uniquely named,
 choices are 4 other seen categories measured to their closest seen instance (closest box points);
-skipped unless the closest choice beats the runner-up by ``rel_distance_margin`` (0.15 m).
+skipped when any two choices' distances are within ``rel_distance_margin`` (0.15 m), or
+``rel_distance_margin_large_room`` (0.30 m) when the X stands in a room over ``large_room_area``
+(40 m^2) (VSI-Bench, appendix B.1).
 
 Example:
     >>> hard_label(30.0), hard_label(-100.0), medium_label(140.0), easy_label(-5.0)
@@ -24,7 +27,7 @@ from itertools import permutations
 
 import numpy as np
 
-from .common import Context, LetterBalancer, box_distance, floor_angle, shuffled
+from .common import Context, LetterBalancer, box_distance, floor_angle, shuffled, word
 
 REL_DISTANCE = ("Measuring from the closest point of each object, which of these objects ({choices}) is the "
                 "closest to the {category}?\nIf there are multiple instances of an object category, "
@@ -89,15 +92,18 @@ def _direction(ctx: Context, qtype: str, rng: np.random.Generator, limit: int) -
         a = floor_angle(heading, np.asarray(query.box.center, float) - p)
         if _boundary_gap(a, level) < cfg.direction_margin_deg:
             continue
+        if level == "easy" and abs(a) >= 135.0:
+            continue  # behind the viewer: neither left nor right of the orienting object
         gt = label(a)
         corner_labels = [label(floor_angle(heading, c - p)) for c in query.box.corners()]
         if sum(c != gt for c in corner_labels) > 2:
             continue
         options, letter = bal.arrange(gt, [o for o in all_options if o != gt])
-        text = template.format(pos=pos.category, ori=ori.category, query=query.category)
+        text = template.format(pos=word(pos.category), ori=word(ori.category), query=word(query.category))
+        ids = [pos.instance_id, ori.instance_id, query.instance_id]
         out.append(ctx.question(qtype, len(out), text, letter, options, gt, angle_deg=round(a, 2),
                                 categories=[pos.category, ori.category, query.category],
-                                instance_ids=[pos.instance_id, ori.instance_id, query.instance_id]))
+                                instance_ids=ids, evidence_ids=ids))
     return out
 
 
@@ -127,13 +133,20 @@ def object_rel_distance(ctx: Context, rng: np.random.Generator, limit: int) -> l
         if (target.category, choice) in tried:
             continue
         tried.add((target.category, choice))
-        d = {c: min(box_distance(target.box, o.box) for o in by_cat[c]) for c in choice}
+        nearest = {c: min(by_cat[c], key=lambda o: box_distance(target.box, o.box)) for c in choice}
+        d = {c: box_distance(target.box, o.box) for c, o in nearest.items()}
         ranked = sorted(choice, key=lambda c: d[c])
-        if d[ranked[1]] - d[ranked[0]] < cfg.rel_distance_margin:
+        margin = cfg.rel_distance_margin
+        room = next((r for r in ctx.scene.rooms if r.room_id == target.room_id), None)
+        if room is not None and room.area > cfg.large_room_area:
+            margin = cfg.rel_distance_margin_large_room
+        if min(np.diff([d[c] for c in ranked])) < margin:
             continue
-        options, letter = bal.arrange(ranked[0], ranked[1:])
+        options, letter = bal.arrange(word(ranked[0]), [word(c) for c in ranked[1:]])
         names = ", ".join(o.split(". ", 1)[1] for o in options)
-        text = REL_DISTANCE.format(choices=names, category=target.category)
-        out.append(ctx.question("object_rel_distance", len(out), text, letter, options, ranked[0],
-                                category=target.category, distances={c: round(v, 3) for c, v in d.items()}))
+        text = REL_DISTANCE.format(choices=names, category=word(target.category))
+        ids = [target.instance_id, *(nearest[c].instance_id for c in choice)]
+        out.append(ctx.question("object_rel_distance", len(out), text, letter, options, word(ranked[0]),
+                                category=target.category, choices=list(choice),
+                                distances={c: round(v, 3) for c, v in d.items()}, evidence_ids=ids))
     return out

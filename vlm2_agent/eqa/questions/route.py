@@ -6,7 +6,9 @@ the start object facing the ``facing`` object. Before each leg it turns from its
 the leg's direction: less than 45 degrees is "go forward" (no blank), 45-135 degrees is a left or
 right turn, at least 135 degrees is "turn back" (VSI's definition of back). Turns within
 ``route_turn_margin_deg`` (15) of 45 or 135 degrees are ambiguous and the route is skipped, as are legs
-shorter than ``route_min_leg`` (0.5 m) and routes with no turn to fill in.
+shorter than ``route_min_leg`` (0.5 m). A route has ``route_moves`` (2-5) actions, turns and forward
+legs together (VSI-Bench's routes of 2-5 moves), and at least two turns to fill in, so that it has
+4 options (3 turns give only 3 answers to a single blank).
 
 Waypoints: with ``path_fn(a, b) -> [(x, z), ...]`` (the simulator's geodesic shortest path), the
 waypoints are the uniquely named seen objects within 0.75 m of that path, in path order (at most 2).
@@ -26,7 +28,7 @@ from itertools import permutations, product
 
 import numpy as np
 
-from .common import Context, LetterBalancer, floor_angle, shuffled
+from .common import Context, LetterBalancer, floor_angle, shuffled, word
 
 ROUTE = ("You are a robot beginning at the {start} facing the {facing}. You want to navigate to the {dest}. "
          "You will perform the following actions (Note: for each [please fill in], choose either "
@@ -86,7 +88,7 @@ def _describe(route, facing, margin: float, min_leg: float) -> tuple[str, list[s
         if label != "forward":
             steps.append("[please fill in]")
             turns.append(label)
-        steps.append(f"Go forward until the {b.category}.")
+        steps.append(f"Go forward until the {word(b.category)}.")
         heading = leg
     if not turns:
         return None
@@ -110,12 +112,18 @@ def route_planning(ctx: Context, rng: np.random.Generator, limit: int) -> list:
         if desc is None:
             continue
         actions, turns = desc
+        moves = len(turns) + len(mids) + 1  # turns to fill in plus forward legs
+        if len(turns) < 2 or not cfg.route_moves[0] <= moves <= cfg.route_moves[1]:
+            continue
         correct = ", ".join(turns)
         wrong = [", ".join(c) for c in product(TURNS, repeat=len(turns)) if ", ".join(c) != correct]
         wrong = [wrong[i] for i in sorted(rng.choice(len(wrong), min(3, len(wrong)), replace=False))]
         options, letter = bal.arrange(correct, wrong)
-        text = ROUTE.format(start=start.category, facing=facing.category, dest=dest.category, actions=actions)
+        text = ROUTE.format(start=word(start.category), facing=word(facing.category), dest=word(dest.category),
+                            actions=actions)
+        route = [start, *mids, dest]
         out.append(ctx.question("route_planning", len(out), text, letter, options, correct,
-                                route=[o.category for o in (start, *mids, dest)], facing=facing.category,
-                                used_path_fn=ctx.path_fn is not None))
+                                route=[o.category for o in route], facing=facing.category, turns=turns,
+                                used_path_fn=ctx.path_fn is not None,
+                                evidence_ids=[o.instance_id for o in (*route, facing)]))
     return out

@@ -1,6 +1,7 @@
 """VSI-Bench ``obj_appearance_order``: the order in which 4 categories are first seen in the video.
 
-A category's first sighting is the first frame in which any of its instances is seen (see the
+A category's first sighting is the first frame in which any of its instances is seen (its evidence:
+the age is counted from the earliest of the four first sightings; see the
 visibility rule in :mod:`.common`). The 4 categories' first sightings must be at least
 ``appearance_min_gap_s`` (1 s of video) apart, so the order is unambiguous. Options are the correct
 order and 3 other distinct permutations, written "A. door, table, basket, blanket" as in VSI-Bench.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import Context, LetterBalancer
+from .common import Context, LetterBalancer, word
 
 APPEARANCE = "What will be the first-time appearance order of the following categories in the video: {choices}?"
 
@@ -37,15 +38,16 @@ def obj_appearance_order(ctx: Context, rng: np.random.Generator, limit: int) -> 
         frames = [first[c] for c in order]
         if min(np.diff(frames)) < gap:
             continue
-        correct = ", ".join(order)
+        correct = ", ".join(word(c) for c in order)
         wrong: list[str] = []
         while len(wrong) < 3:
-            perm = ", ".join(order[i] for i in rng.permutation(4))
+            perm = ", ".join(word(order[i]) for i in rng.permutation(4))
             if perm != correct and perm not in wrong:
                 wrong.append(perm)
         options, letter = bal.arrange(correct, wrong)
         shown = [pick[i] for i in rng.permutation(4)]  # the question lists them in a random order
-        text = APPEARANCE.format(choices=", ".join(shown))
+        text = APPEARANCE.format(choices=", ".join(word(c) for c in shown))
         out.append(ctx.question("obj_appearance_order", len(out), text, letter, options, correct,
-                                first_seen_frames=dict(zip(order, frames))))
+                                categories=list(order), first_seen_frames=dict(zip(order, frames)),
+                                evidence_frames=frames))
     return out
