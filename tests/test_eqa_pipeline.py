@@ -67,8 +67,13 @@ def test_same_seed_same_build(built, tmp_path):
     build_split(again, progress=False)
     a, b = Path(cfg.out_root) / "test", Path(again.out_root) / "test"
     assert (a / "questions.jsonl").read_bytes() == (b / "questions.jsonl").read_bytes()
+    # the manifest (versions, seeds, config, the sha256 of every file) is byte-identical too
+    assert (a / "manifest.json").read_bytes() == (b / "manifest.json").read_bytes()
+    manifest = json.loads((a / "manifest.json").read_text())
+    assert manifest["benchmark_version"] == "v2" and manifest["versions"]["question_generator"] >= 2
+    assert manifest["hashes"]["questions.jsonl"] and "bias_pruning" in manifest
     for eid in EpisodeStore(a / "episodes").episode_ids():
-        for name in ("rgb.npy", "depth.npy", "arrays.npz", "episode.json", "questions.jsonl"):
+        for name in ("rgb.npy", "depth.npy", "arrays.npz", "episode.json", "candidates.jsonl", "questions.jsonl"):
             assert (a / "episodes" / eid / name).read_bytes() == (b / "episodes" / eid / name).read_bytes(), name
 
 

@@ -54,6 +54,7 @@ def make_store(root: Path, size: int = 16) -> Path:
             for t in range(T):
                 w.write(t, np.full((size, size, 3), 10 * t + n, np.uint8), np.full((size, size), 1.0 + t, np.float32))
             w.finish(log, questions=_questions(eid, T))
+        store.write_questions(eid, _questions(eid, T))
     return root
 
 

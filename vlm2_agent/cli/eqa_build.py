@@ -30,6 +30,7 @@ def build_config(cfg: DictConfig):
 
     eqa = OmegaConf.to_container(cfg.eqa, resolve=True)
     eqa.pop("progress", None)
+    eqa.pop("workers", None)
     n = eqa.pop("num_scenes")
     if isinstance(n, dict):
         if eqa.get("split") not in n:
@@ -50,7 +51,7 @@ def main(cfg: DictConfig) -> None:
     run_dir = Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
     logger = make_logger(cfg.logger, run_dir, OmegaConf.to_container(cfg, resolve=True))
     try:
-        m = build_split(bcfg, progress=bool(cfg.eqa.get("progress", True)))
+        m = build_split(bcfg, progress=bool(cfg.eqa.get("progress", True)), workers=int(cfg.eqa.get("workers", 1)))
         logger.log({"eqa/questions": m["num_questions"], "eqa/episodes_recorded": m["episodes_recorded"],
                     "eqa/seconds": m["seconds"]["total"]})
     finally:
@@ -59,7 +60,8 @@ def main(cfg: DictConfig) -> None:
     print(format_counts(m["counts"]))
     print(f"{m['num_questions']} questions from {len(m['episodes'])} episodes of {len(m['scenes'])} scenes "
           f"({m['episodes_recorded']} recorded, {m['episodes_skipped']} already complete) "
-          f"in {m['seconds']['total']:.0f} s")
+          f"in {m['seconds']['total']:.0f} s; {m['num_candidates']} candidates, {m['num_selected']} after "
+          f"balancing, {m['num_questions']} after bias pruning")
     print(f"questions: {out / 'questions.jsonl'}   episodes: {out / 'episodes'}   manifest: {out / 'manifest.json'}")
 
 

@@ -5,8 +5,13 @@ scenes already built with the same config), the exploration expert of ``VLM2/Exp
 tours of three horizons; every step's frame is stored (:class:`~vlm2_agent.eqa.store.EpisodeStore`)
 with the episode's :class:`~vlm2_agent.eqa.episode.EpisodeLog`, and
 :func:`~vlm2_agent.eqa.questions.generate_questions` asks questions about it, planning routes on the
-nav grid's shortest paths. Output under ``<out_root>/<split>/``: ``episodes/``, ``questions.jsonl``
-and ``manifest.json`` (config, question counts per type and horizon, timings).
+nav grid's shortest paths. The generators over-generate ``candidates_per_type`` candidates per type
+and episode; the split's questions are then chosen from all its candidates by the answer-balanced
+selection (:mod:`~vlm2_agent.eqa.selection`) and, as the last step, iterative bias pruning against
+blind models (:func:`~vlm2_agent.eqa.audit.prune.prune_bias`). Output under ``<out_root>/<split>/``:
+``episodes/``, ``questions.jsonl``, ``manifest.json`` (benchmark version, generator and renderer
+versions, seeds, config, counts per type and horizon, the pruning record and the files' hashes; the
+same seeds give the same bytes) and ``build_log.json`` (timings of this run).
 
 Horizons (EpisodeLog's 4 steps per second): a tour of ``budget`` steps gives ``len(tour) + 1``
 frames; Short < 240 frames (< 60 s), Mid 240-480, Long > 480. A question's horizon is computed from
@@ -41,7 +46,10 @@ from scenes.types import Scene
 
 from .episode import DEFAULT_FPS, EpisodeLog
 from .question import Question, save_jsonl
-from .questions import GenConfig, generate_questions
+from .audit.prune import PruneConfig, prune_bias
+from .question import BENCHMARK_VERSION
+from .questions import GENERATOR_VERSION, GenConfig, generate_questions
+from .selection import SelectionConfig, balance_problems, select_balanced
 from .store import EpisodeStore
 from .tasks import HORIZONS, QUESTION_TYPES
 
@@ -67,10 +75,12 @@ class BuildConfig:
     hfov: float = 90.0
     depth_dtype: str = "float16"
     fps: float = DEFAULT_FPS
-    max_per_type: int = 4
+    candidates_per_type: int = 30
     types: list[str] | None = None
     seed: int = 0
     gen: dict[str, Any] = field(default_factory=dict)
+    selection: dict[str, Any] = field(default_factory=dict)
+    prune: dict[str, Any] = field(default_factory=dict)
     num_rooms: int | None = None
     write_maps: bool = True
     scene_spec: Any = None
@@ -86,8 +96,9 @@ class BuildConfig:
             merged["resolution"] = tuple(int(v) for v in merged["resolution"])
         if merged.get("episodes") is not None:
             merged["episodes"] = {str(k): dict(v) for k, v in dict(merged["episodes"]).items()}
-        if merged.get("gen") is not None:
-            merged["gen"] = dict(merged["gen"])
+        for name in ("gen", "selection", "prune"):
+            if merged.get(name) is not None:
+                merged[name] = dict(merged[name])
         if merged.get("types") is not None:
             merged["types"] = list(merged["types"])
         cfg = cls(**merged)
@@ -109,9 +120,14 @@ class BuildConfig:
             if set(spec) != {"count", "budget"} or any(not isinstance(spec[k], int) or spec[k] < 0 for k in spec) \
                     or spec["budget"] < 1:
                 raise ValueError(f"eqa.episodes.{name}: expected {{count: int >= 0, budget: int >= 1}}, got {spec}")
-        if self.max_per_type < 0:
-            raise ValueError(f"eqa.max_per_type: expected >= 0, got {self.max_per_type}")
-        GenConfig(**self.gen)  # raises TypeError naming an unknown generator field
+        if self.candidates_per_type < 0:
+            raise ValueError(f"eqa.candidates_per_type: expected >= 0, got {self.candidates_per_type}")
+        for name, kind in (("gen", GenConfig), ("selection", SelectionConfig), ("prune", PruneConfig)):
+            try:
+                kind(**getattr(self, name))
+            except TypeError as e:
+                fields = sorted(f.name for f in dataclasses.fields(kind))
+                raise ValueError(f"eqa.{name}: {e}; expected fields among {fields}") from e
         return self
 
     def episode_plan(self) -> list[tuple[str, int, int]]:
@@ -121,11 +137,25 @@ class BuildConfig:
 
     def build_key(self) -> str:
         """Hash of everything an episode's content depends on (not the scene count or output paths)."""
-        keys = ("split", "resolution", "hfov", "depth_dtype", "fps", "max_per_type", "types", "seed", "gen",
+        keys = ("split", "resolution", "hfov", "depth_dtype", "fps", "candidates_per_type", "types", "seed", "gen",
                 "num_rooms", "dataset_name")
         doc = {k: getattr(self, k) for k in keys}
+        doc["versions"] = versions()
         doc["spec"] = self.scene_spec.to_dict() if self.scene_spec is not None else None
         return hashlib.sha256(json.dumps(doc, sort_keys=True, default=list).encode()).hexdigest()[:16]
+
+
+def versions() -> dict[str, Any]:
+    """What a split's bytes depend on besides its config: benchmark, question generator, scene
+    generator and renderer versions."""
+    import moderngl
+
+    from envs.render.gl_backend import RENDERER_VERSION
+    from scenes.generator import GENERATOR_VERSION as SCENE_GENERATOR_VERSION
+
+    return {"benchmark": BENCHMARK_VERSION, "question_generator": GENERATOR_VERSION,
+            "scene_generator": SCENE_GENERATOR_VERSION, "renderer": f"gl-{RENDERER_VERSION}",
+            "moderngl": moderngl.__version__}
 
 
 def episode_seed(seed: int, scene_id: str, horizon: str, index: int) -> int:
@@ -153,10 +183,15 @@ def navgrid_path_fn(navgrid) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     def snap(p: np.ndarray) -> np.ndarray:
         return points[tree.query(np.asarray(p, float)[[0, 2]])[1]]
 
+    cache: dict[tuple, np.ndarray] = {}
+
     def path_fn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         a, b = np.asarray(a, float), np.asarray(b, float)
-        mid = navgrid.shortest_path(snap(a), snap(b))
-        return np.asarray([a[[0, 2]], *([] if len(mid) == 0 else mid[:, [0, 2]]), b[[0, 2]]])
+        key = (*a.round(4), *b.round(4))  # routes of different facings share their start and end
+        if key not in cache:
+            mid = navgrid.shortest_path(snap(a), snap(b))
+            cache[key] = np.asarray([a[[0, 2]], *([] if len(mid) == 0 else mid[:, [0, 2]]), b[[0, 2]]])
+        return cache[key]
 
     return path_fn
 
@@ -224,7 +259,7 @@ def record_episode(env, store: EpisodeStore, cfg: BuildConfig, scene: Scene, hor
             meta={"build_key": cfg.build_key(), "horizon_target": horizon, "tour_budget": int(budget),
                   "seed": seed, "split": cfg.split},
         )
-        questions = generate_questions(scene, log, seed, types=cfg.types, max_per_type=cfg.max_per_type,
+        questions = generate_questions(scene, log, seed, types=cfg.types, max_per_type=cfg.candidates_per_type,
                                        config=GenConfig(**cfg.gen), path_fn=path_fn)
         w.finish(log, questions)
     return questions
@@ -237,9 +272,25 @@ def _complete(store: EpisodeStore, eid: str, key: str) -> bool:
         return False
 
 
-def build_split(cfg: BuildConfig, progress: bool = True) -> dict[str, Any]:
-    """Build (or resume) ``cfg.split``; returns the manifest (also written to ``manifest.json``)."""
+def _record_scene(job: tuple[BuildConfig, str, str, list[tuple[str, int, int]]]) -> int:
+    """Record the given episodes of one scene (a worker's unit of work); returns how many."""
     from scenes import load as load_scene
+
+    cfg, dataset_dir, sid, episodes = job
+    store = EpisodeStore(Path(cfg.out_root) / cfg.split / "episodes")
+    scene = load_scene(dataset_dir, scene_id=sid)
+    env = make_explore_env(scene, cfg)
+    try:
+        for horizon, k, budget in episodes:
+            record_episode(env, store, cfg, scene, horizon, k, budget)
+    finally:
+        env.close()
+    return len(episodes)
+
+
+def build_split(cfg: BuildConfig, progress: bool = True, workers: int = 1) -> dict[str, Any]:
+    """Build (or resume) ``cfg.split``, recording scenes in ``workers`` processes; returns the
+    manifest (also written to ``manifest.json``)."""
     from tqdm import tqdm
 
     cfg.validate()
@@ -253,36 +304,74 @@ def build_split(cfg: BuildConfig, progress: bool = True) -> dict[str, Any]:
     skipped = sum(len(plan) - len(v) for v in todo.values())
     bar = tqdm(total=len(scene_ids) * len(plan), initial=skipped, desc=f"eqa {cfg.split}", unit="episode",
                disable=not progress)
-    for sid in scene_ids:
-        if not todo[sid]:
-            continue
-        scene = load_scene(dataset_dir, scene_id=sid)
-        env = make_explore_env(scene, cfg)
-        try:
-            for horizon, k, budget in todo[sid]:
-                bar.set_postfix_str(episode_id(sid, horizon, k))
-                record_episode(env, store, cfg, scene, horizon, k, budget)
-                bar.update(1)
-        finally:
-            env.close()
+    jobs = [(cfg, str(dataset_dir), sid, todo[sid]) for sid in scene_ids if todo[sid]]
+    if workers > 1 and len(jobs) > 1:
+        import multiprocessing as mp
+
+        # spawn: every worker opens its own EGL context; nothing GL-related is inherited
+        with mp.get_context("spawn").Pool(min(workers, len(jobs))) as pool:
+            for done in pool.imap_unordered(_record_scene, jobs):
+                bar.update(done)
+    else:
+        for job in jobs:
+            bar.set_postfix_str(job[2])
+            bar.update(_record_scene(job))
     bar.close()
     episodes = [episode_id(sid, h, k) for sid in scene_ids for h, k, _ in plan]
-    questions = [q for eid in episodes for q in store.questions(eid)]
+    t_select = time.perf_counter()
+    questions, pruning = select_split(store, episodes, cfg, progress=progress)
     save_jsonl(questions, out / "questions.jsonl")
     manifest = {
-        "split": cfg.split, "build_key": key, "scene_dataset": str(dataset_dir), "scenes": scene_ids,
-        "episodes": episodes,
-        "episodes_recorded": len(scene_ids) * len(plan) - skipped, "episodes_skipped": skipped,
-        "num_questions": len(questions), "counts": question_counts(questions),
-        # wall time of this run only (a resumed run skips the recorded episodes); timings stay out of the
-        # episode files so that the same seed gives byte-identical episodes
-        "seconds": {"scenes": round(t_scenes, 2), "total": round(time.perf_counter() - t0, 2)},
-        "config": {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name != "scene_spec"},
+        "benchmark_version": BENCHMARK_VERSION, "versions": versions(), "split": cfg.split, "build_key": key,
+        "seed": cfg.seed, "episode_seeds": {e: int(store.meta(e)["seed"]) for e in episodes},
+        "scene_dataset": Path(dataset_dir).name, "scenes": scene_ids, "episodes": episodes,
+        "num_candidates": pruning["candidates"], "num_selected": pruning["selected"],
+        "num_questions": len(questions), "counts": question_counts(questions), "bias_pruning": pruning["prune"],
+        "balance_problems": pruning["problems"],
+        "config": {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)
+                   if f.name not in ("scene_spec", "out_root", "scenes_root")},
+        "hashes": split_hashes(out, episodes),
     }
     from scenes.writer import atomic_write
 
     atomic_write(out / "manifest.json", json.dumps(manifest, indent=1, default=list) + "\n")
-    return manifest
+    # wall times of this run only (a resumed run skips recorded episodes), kept out of the manifest so
+    # that a rebuild from the same seeds gives the same bytes
+    log = {"episodes_recorded": len(scene_ids) * len(plan) - skipped, "episodes_skipped": skipped,
+           "seconds": {"scenes": round(t_scenes, 2), "selection": round(time.perf_counter() - t_select, 2),
+                       "total": round(time.perf_counter() - t0, 2)}}
+    atomic_write(out / "build_log.json", json.dumps(log, indent=1) + "\n")
+    return {**manifest, **log}
+
+
+def select_split(store: EpisodeStore, episodes: list[str], cfg: BuildConfig,
+                 progress: bool = True) -> tuple[list[Question], dict[str, Any]]:
+    """Choose the split's questions from its episodes' candidates (balanced selection, then bias
+    pruning) and write each episode's ``questions.jsonl``; returns (questions, record)."""
+    candidates = [q for eid in episodes for q in store.candidates(eid)]
+    selected = select_balanced(candidates, SelectionConfig(**{"seed": cfg.seed, **cfg.selection}))
+    kept, record = prune_bias(selected, PruneConfig(**{"seed": cfg.seed, **cfg.prune}), progress=progress)
+    by_episode: dict[str, list[Question]] = {e: [] for e in episodes}
+    for q in kept:
+        by_episode[q.episode_id].append(q)
+    for eid, qs in by_episode.items():
+        store.write_questions(eid, qs)
+    problems = balance_problems(kept, reference=candidates)
+    return kept, {"candidates": len(candidates), "selected": len(selected), "prune": record, "problems": problems}
+
+
+def split_hashes(out: Path, episodes: list[str]) -> dict[str, str]:
+    """sha256 of the split's question file and of every episode file (the manifest's proof of bytes)."""
+    def sha(p: Path) -> str:
+        h = hashlib.sha256()
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        return h.hexdigest()
+
+    files = [out / "questions.jsonl"] + [out / "episodes" / e / name for e in episodes
+                                          for name in (*EpisodeStore.FILES, "questions.jsonl")]
+    return {str(p.relative_to(out)): sha(p) for p in files}
 
 
 def question_counts(questions: list[Question]) -> dict[str, dict[str, int]]:
@@ -306,5 +395,5 @@ def format_counts(counts: Mapping[str, Mapping[str, int]]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["BuildConfig", "build_split", "episode_id", "episode_seed", "format_counts", "make_explore_env",
+__all__ = ["BuildConfig", "build_split", "select_split", "split_hashes", "versions", "episode_id", "episode_seed", "format_counts", "make_explore_env",
            "navgrid_path_fn", "prepare_scenes", "question_counts", "record_episode"]

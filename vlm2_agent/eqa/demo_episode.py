@@ -25,14 +25,17 @@ import numpy as np
 
 from .build import BuildConfig, make_explore_env, record_episode
 from .demo_qa import qa_report, qa_video_frames, save_json, write_video
-from .question import load_jsonl
+from .question import BENCHMARK_VERSION, load_jsonl
+from .selection import select_balanced
 from .store import EpisodeStore
 
 TRAIN_QUESTIONS = "train_questions.jsonl.gz"
 
 
 def load_train_questions(checkpoint: Path):
-    """Training questions shipped next to the checkpoint (the baselines are fitted on them)."""
+    """Training questions shipped next to the checkpoint (the baselines are fitted on them). They
+    are read whatever benchmark version the checkpoint was trained on, since they describe that
+    checkpoint; the report names the version."""
     import gzip
     import tempfile
 
@@ -43,7 +46,7 @@ def load_train_questions(checkpoint: Path):
     with tempfile.TemporaryDirectory() as d:
         plain = Path(d) / "q.jsonl"
         plain.write_bytes(gzip.decompress(path.read_bytes()))
-        return load_jsonl(plain)
+        return load_jsonl(plain, accept_versions=("v1", BENCHMARK_VERSION))
 
 
 def record_qa_episode(qa: Mapping[str, Any], dataset_dir: Path, scene_id: str, out_dir: Path) -> tuple[Path, str]:
@@ -61,7 +64,10 @@ def record_qa_episode(qa: Mapping[str, Any], dataset_dir: Path, scene_id: str, o
         qs = record_episode(env, store, bcfg, scene, str(qa["horizon"]), 0, int(qa["budget"]))
     finally:
         env.close()
-    return out_dir, qs[0].episode_id if qs else store.episode_ids()[0]
+    eid = qs[0].episode_id if qs else store.episode_ids()[0]
+    # the benchmark's answer balancing over this one episode's candidates (a split adds bias pruning)
+    store.write_questions(eid, select_balanced(qs))
+    return out_dir, eid
 
 
 def run_qa(qa: Mapping[str, Any], dataset_dir: str | Path, scene_id: str, out_dir: str | Path,
@@ -87,6 +93,7 @@ def run_qa(qa: Mapping[str, Any], dataset_dir: str | Path, scene_id: str, out_di
     baselines = {b: baseline_predict_fn(b, train, int(qa["seed"]))(questions) for b in ("blind", "frequency")}
     report = qa_report(questions, answers, baselines, meta={
         "scene_id": scene_id, "episode_id": eid, "checkpoint": str(checkpoint), "stride": int(qa["stride"]),
+        "checkpoint_benchmark": sorted({q.version for q in train}), "benchmark": BENCHMARK_VERSION,
         "frames_streamed": int(item.frames.shape[0]), "video_steps": int(item.frame_indices[-1] + 1),
         "record_seconds": round(t_record, 1), "answer_seconds": round(time.perf_counter() - t0 - t_record, 1)})
     paths = {"qa_report": save_json(report, out_dir / "qa_report.json")}

@@ -6,7 +6,9 @@ Layout of a store folder (one per split, e.g. ``data/eqa/test/episodes``)::
     <episode_id>/depth.npy        (T, H, W) float16 (metric z-depth, metres)
     <episode_id>/arrays.npz       EpisodeLog poses      } EpisodeLog.load
     <episode_id>/episode.json     EpisodeLog metadata   }
-    <episode_id>/questions.jsonl  the questions generated from this episode
+    <episode_id>/candidates.jsonl the candidate questions the generators asked about this episode
+    <episode_id>/questions.jsonl  the benchmark's questions of this episode, chosen from the candidates
+                                  by the split's balanced selection and bias pruning (vlm2-eqa-build)
     .tmp-<episode_id>/            an episode being written (renamed to <episode_id>/ when complete)
 
 An episode folder exists under its final name only once every file is written, so a folder with
@@ -25,8 +27,9 @@ Example:
     ...     w.write(0, np.zeros((8, 8, 3), np.uint8), np.ones((8, 8), np.float32))
     ...     w.write(1, np.full((8, 8, 3), 9, np.uint8), np.ones((8, 8), np.float32))
     ...     _ = w.finish(log, questions=[])
-    >>> store.episode_ids(), store.rgb("e0").shape, int(store.rgb("e0")[1, 0, 0, 0])
-    (['e0'], (2, 8, 8, 3), 9)
+    >>> store.write_questions("e0", [])
+    >>> store.episode_ids(), store.rgb("e0").shape, int(store.rgb("e0")[1, 0, 0, 0]), store.questions("e0")
+    (['e0'], (2, 8, 8, 3), 9, [])
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ from .episode import EpisodeLog
 from .question import Question, load_jsonl, save_jsonl
 
 TMP_PREFIX = ".tmp-"
-FILES = ("rgb.npy", "depth.npy", "arrays.npz", "episode.json", "questions.jsonl")
+FILES = ("rgb.npy", "depth.npy", "arrays.npz", "episode.json", "candidates.jsonl")
+QUESTIONS = "questions.jsonl"
 
 
 class EpisodeStoreError(ValueError):
@@ -52,6 +56,8 @@ class EpisodeStoreError(ValueError):
 
 class EpisodeStore:
     """Read and write recorded episodes under ``root`` (see the module docstring for the layout)."""
+
+    FILES = FILES
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
@@ -91,8 +97,21 @@ class EpisodeStore:
     def log(self, episode_id: str) -> EpisodeLog:
         return EpisodeLog.load(self._need(episode_id))
 
+    def candidates(self, episode_id: str) -> list[Question]:
+        """Every candidate question generated for the episode (before selection)."""
+        return load_jsonl(self._need(episode_id) / "candidates.jsonl")
+
     def questions(self, episode_id: str) -> list[Question]:
-        return load_jsonl(self._need(episode_id) / "questions.jsonl")
+        """The benchmark's questions of the episode (written by :meth:`write_questions`)."""
+        path = self._need(episode_id) / QUESTIONS
+        if not path.is_file():
+            raise EpisodeStoreError(f"{path}: missing; the episode is recorded but its split's question selection "
+                                    "has not run (finish the build with vlm2-eqa-build)")
+        return load_jsonl(path)
+
+    def write_questions(self, episode_id: str, questions: Iterable[Question]) -> None:
+        """Write the episode's selected questions (atomically)."""
+        save_jsonl(questions, self._need(episode_id) / QUESTIONS)
 
     def meta(self, episode_id: str) -> dict:
         """The ``meta`` of the episode's log without loading its arrays."""
@@ -138,6 +157,7 @@ class EpisodeWriter:
         self._written[t] = True
 
     def finish(self, log: EpisodeLog, questions: Iterable[Question]) -> Path:
+        """Close the episode with its log and candidate questions; rename it into place."""
         if not self._written.all():
             raise EpisodeStoreError(f"{self.tmp}: frames {np.flatnonzero(~self._written)[:5].tolist()} were never written")
         if log.num_frames != self.num_frames:
@@ -146,7 +166,7 @@ class EpisodeWriter:
         self._depth.flush()
         del self._rgb, self._depth
         log.save(self.tmp)
-        save_jsonl(questions, self.tmp / "questions.jsonl")
+        save_jsonl(questions, self.tmp / "candidates.jsonl")
         if self.final.exists():  # a stale or differently configured copy being rebuilt
             shutil.rmtree(self.final)
         os.replace(self.tmp, self.final)
