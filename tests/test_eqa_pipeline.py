@@ -127,18 +127,19 @@ def test_eval_reports_perfect_and_hand_made_scores(built, tmp_path):
         assert bench["overall"] == 1.0 and all(v == 1.0 for v in bench["tasks"].values())
     assert "| overall | 100.0 | 100.0 | - | - |" in r["paths"]["md"].read_text()
     # every multiple-choice reply wrong, every number 2x the truth (relative error 1 -> MRA 0),
-    # except counting answered exactly: VSI = 1 of its tasks at 100, the rest 0
+    # except one VSI numerical task answered exactly: VSI = 1 of its tasks at 100, the rest 0
+    exact = next(q.task for q in questions if q.is_numerical and q.benchmark == "vsi")
     wrong = []
     for q in questions:
         if q.is_numerical:
-            wrong.append((q.id, str(q.ground_truth if q.question_type == "object_counting" else 2 * q.ground_truth)))
+            wrong.append((q.id, str(q.ground_truth if q.task == exact else 2 * q.ground_truth)))
         else:
             letters = [o.split(".")[0] for o in q.options]
             wrong.append((q.id, next(c for c in letters if c != q.ground_truth)))
     r = run(_eval_cfg(qpath, _write_predictions(tmp_path / "wrong.jsonl", wrong)), tmp_path / "out2")
     vsi = json.loads(r["paths"]["json"].read_text())["table"]["vsi"]
-    assert vsi["tasks"]["object_counting"] == 1.0
-    assert all(v == 0.0 for t, v in vsi["tasks"].items() if t != "object_counting")
+    assert vsi["tasks"][exact] == 1.0
+    assert all(v == 0.0 for t, v in vsi["tasks"].items() if t != exact)
     assert vsi["overall"] == pytest.approx(1.0 / len(vsi["tasks"]))
 
 
@@ -222,3 +223,23 @@ def test_streamer_predict_fn_answers_every_question_from_stored_frames(built):
     result = evaluate(questions, streamer_predict_fn(streamer, EpisodeStore(split_dir / "episodes"), max_frames=4))
     assert len(result["records"]) == len(questions) and all(isinstance(r["reply"], str) for r in result["records"])
     assert seen and all(s == ((1, 3, 32, 32), ["cam_to_world", "depth", "intrinsics"]) for s in seen)
+
+
+def test_a_new_generator_config_asks_again_without_rendering(built, tmp_path):
+    """Changing only the question generator's config re-asks the stored episodes from their logs,
+    and gives the same bytes as a fresh build with that config."""
+    root, cfg, _ = built
+    work = tiny_config(root)
+    work.out_root = str(tmp_path / "ask")
+    shutil.copytree(Path(cfg.out_root), work.out_root)
+    work.gen = {"relpos_margin": 0.3}
+    store = EpisodeStore(Path(work.out_root) / "test" / "episodes")
+    rgb_mtime = {e: (store.episode_dir(e) / "rgb.npy").stat().st_mtime_ns for e in store.episode_ids()}
+    m = build_split(work, progress=False)
+    assert m["episodes_asked_again"] == 2 and m["episodes_recorded"] == 0
+    assert all((store.episode_dir(e) / "rgb.npy").stat().st_mtime_ns == t for e, t in rgb_mtime.items())
+    fresh = tiny_config(root, out="fresh")
+    fresh.out_root, fresh.gen = str(tmp_path / "fresh"), dict(work.gen)
+    build_split(fresh, progress=False)
+    a, b = Path(work.out_root) / "test", Path(fresh.out_root) / "test"
+    assert (a / "manifest.json").read_bytes() == (b / "manifest.json").read_bytes()

@@ -12,7 +12,8 @@ Example:
 from .baselines import make_baseline
 from .episode import EpisodeLog, EpisodeLogError
 from .metrics import aggregate, format_table, make_record, mean_relative_accuracy, score_prediction
-from .question import Question, load_jsonl, save_jsonl
+from .question import BENCHMARK_VERSION, BenchmarkVersionError, Question, load_jsonl, save_jsonl
+from .selection import SelectionConfig, balance_problems, select_balanced
 from .questions import GenConfig, generate_questions
 from .tasks import QUESTION_TYPES, VSI_TASKS, VSTI_TASKS, horizon_bucket, task_of
 from .store import EpisodeStore, EpisodeStoreError
@@ -20,6 +21,11 @@ from .evaluate import PredictionsError, baseline_predict_fn, evaluate, load_pred
 from . import env as _env  # noqa: F401  registers VLM2/EQA-v0 (gymnasium only; the store is opened at make time)
 
 __all__ = [
+    "BENCHMARK_VERSION",
+    "BenchmarkVersionError",
+    "SelectionConfig",
+    "balance_problems",
+    "select_balanced",
     "EpisodeLog",
     "EpisodeStore",
     "EpisodeStoreError",

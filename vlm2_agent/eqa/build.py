@@ -18,8 +18,9 @@ frames; Short < 240 frames (< 60 s), Mid 240-480, Long > 480. A question's horiz
 its video length, so a tour that ends early is counted where its length puts it.
 
 Resumable and deterministic: episode ``k`` of horizon ``h`` in scene ``s`` is seeded by
-``(seed, s, h, k)``; a complete episode folder with the same build key is skipped, a half-written
-one is redone.
+``(seed, s, h, k)``; a complete episode folder with the same recording and question keys is skipped,
+one whose recording matches but whose questions are stale (a new generator version or ``gen``
+config) is asked again from its stored log without rendering, and a half-written one is redone.
 
 Example:
     >>> cfg = BuildConfig(split="test", num_scenes=1, resolution=(32, 32),
@@ -135,14 +136,23 @@ class BuildConfig:
         order = [h for h in HORIZONS if h in self.episodes]
         return [(h, k, self.episodes[h]["budget"]) for h in order for k in range(self.episodes[h]["count"])]
 
-    def build_key(self) -> str:
-        """Hash of everything an episode's content depends on (not the scene count or output paths)."""
-        keys = ("split", "resolution", "hfov", "depth_dtype", "fps", "candidates_per_type", "types", "seed", "gen",
-                "num_rooms", "dataset_name")
+    def recording_key(self) -> str:
+        """Hash of everything an episode's frames and log depend on (not the questions)."""
+        keys = ("split", "resolution", "hfov", "depth_dtype", "fps", "seed", "num_rooms", "dataset_name")
         doc = {k: getattr(self, k) for k in keys}
-        doc["versions"] = versions()
+        doc["versions"] = {k: v for k, v in versions().items() if k not in ("benchmark", "question_generator")}
         doc["spec"] = self.scene_spec.to_dict() if self.scene_spec is not None else None
         return hashlib.sha256(json.dumps(doc, sort_keys=True, default=list).encode()).hexdigest()[:16]
+
+    def question_key(self) -> str:
+        """Hash of everything an episode's candidate questions depend on besides its recording."""
+        doc = {k: getattr(self, k) for k in ("candidates_per_type", "types", "seed", "gen")}
+        doc["versions"] = {k: versions()[k] for k in ("benchmark", "question_generator")}
+        return hashlib.sha256(json.dumps(doc, sort_keys=True, default=list).encode()).hexdigest()[:16]
+
+    def build_key(self) -> str:
+        """Both keys: what a complete episode of this build must match."""
+        return f"{self.recording_key()}-{self.question_key()}"
 
 
 def versions() -> dict[str, Any]:
@@ -256,8 +266,8 @@ def record_episode(env, store: EpisodeStore, cfg: BuildConfig, scene: Scene, hor
             scene_id=scene.scene_id, episode_id=eid, camera_to_world=np.stack(c2w), positions=np.stack(pos),
             headings=np.asarray(head, np.float32), visible=vis, image_size=tuple(cfg.resolution),
             hfov_deg=float(cfg.hfov), fps=float(cfg.fps),
-            meta={"build_key": cfg.build_key(), "horizon_target": horizon, "tour_budget": int(budget),
-                  "seed": seed, "split": cfg.split},
+            meta={"recording_key": cfg.recording_key(), "question_key": cfg.question_key(),
+                  "horizon_target": horizon, "tour_budget": int(budget), "seed": seed, "split": cfg.split},
         )
         questions = generate_questions(scene, log, seed, types=cfg.types, max_per_type=cfg.candidates_per_type,
                                        config=GenConfig(**cfg.gen), path_fn=path_fn)
@@ -265,27 +275,50 @@ def record_episode(env, store: EpisodeStore, cfg: BuildConfig, scene: Scene, hor
     return questions
 
 
-def _complete(store: EpisodeStore, eid: str, key: str) -> bool:
+def ask_again(store: EpisodeStore, cfg: BuildConfig, scene: Scene, eid: str, path_fn) -> list[Question]:
+    """Regenerate a recorded episode's candidate questions from its stored log (no rendering): what a
+    change of the question generator or its config needs."""
+    log = store.log(eid)
+    log.meta["question_key"] = cfg.question_key()
+    questions = generate_questions(scene, log, int(log.meta["seed"]), types=cfg.types,
+                                   max_per_type=cfg.candidates_per_type, config=GenConfig(**cfg.gen), path_fn=path_fn)
+    store.replace_candidates(eid, log, questions)
+    return questions
+
+
+def episode_status(store: EpisodeStore, eid: str, cfg: BuildConfig) -> str:
+    """``"done"``, ``"ask"`` (the recording matches, the questions are stale) or ``"record"``."""
     try:
-        return store.has(eid) and store.meta(eid).get("build_key") == key
+        if not store.has(eid):
+            return "record"
+        meta = store.meta(eid)
     except (OSError, ValueError):
-        return False
+        return "record"
+    if meta.get("recording_key") != cfg.recording_key():
+        return "record"
+    return "done" if meta.get("question_key") == cfg.question_key() else "ask"
 
 
-def _record_scene(job: tuple[BuildConfig, str, str, list[tuple[str, int, int]]]) -> int:
-    """Record the given episodes of one scene (a worker's unit of work); returns how many."""
+def _record_scene(job: tuple[BuildConfig, str, str, list[tuple[str, int, int]], list[str]]) -> int:
+    """Record the given episodes of one scene and re-ask the stale ones (a worker's unit of work);
+    returns how many episodes it handled."""
     from scenes import load as load_scene
 
-    cfg, dataset_dir, sid, episodes = job
+    cfg, dataset_dir, sid, episodes, stale = job
     store = EpisodeStore(Path(cfg.out_root) / cfg.split / "episodes")
     scene = load_scene(dataset_dir, scene_id=sid)
     env = make_explore_env(scene, cfg)
     try:
         for horizon, k, budget in episodes:
             record_episode(env, store, cfg, scene, horizon, k, budget)
+        if stale:
+            env.reset(seed=0)  # loads the scene's nav grid; the tour it plans is not used
+            path_fn = navgrid_path_fn(env.unwrapped.navgrid)
+            for eid in stale:
+                ask_again(store, cfg, scene, eid, path_fn)
     finally:
         env.close()
-    return len(episodes)
+    return len(episodes) + len(stale)
 
 
 def build_split(cfg: BuildConfig, progress: bool = True, workers: int = 1) -> dict[str, Any]:
@@ -300,11 +333,14 @@ def build_split(cfg: BuildConfig, progress: bool = True, workers: int = 1) -> di
     out = Path(cfg.out_root) / cfg.split
     store = EpisodeStore(out / "episodes")
     key, plan = cfg.build_key(), cfg.episode_plan()
-    todo = {sid: [p for p in plan if not _complete(store, episode_id(sid, p[0], p[1]), key)] for sid in scene_ids}
-    skipped = sum(len(plan) - len(v) for v in todo.values())
+    status = {(sid, p): episode_status(store, episode_id(sid, p[0], p[1]), cfg) for sid in scene_ids for p in plan}
+    todo = {sid: [p for p in plan if status[(sid, p)] == "record"] for sid in scene_ids}
+    stale = {sid: [episode_id(sid, p[0], p[1]) for p in plan if status[(sid, p)] == "ask"] for sid in scene_ids}
+    skipped = sum(v == "done" for v in status.values())
+    asked = sum(len(v) for v in stale.values())
     bar = tqdm(total=len(scene_ids) * len(plan), initial=skipped, desc=f"eqa {cfg.split}", unit="episode",
                disable=not progress)
-    jobs = [(cfg, str(dataset_dir), sid, todo[sid]) for sid in scene_ids if todo[sid]]
+    jobs = [(cfg, str(dataset_dir), sid, todo[sid], stale[sid]) for sid in scene_ids if todo[sid] or stale[sid]]
     if workers > 1 and len(jobs) > 1:
         import multiprocessing as mp
 
@@ -337,7 +373,8 @@ def build_split(cfg: BuildConfig, progress: bool = True, workers: int = 1) -> di
     atomic_write(out / "manifest.json", json.dumps(manifest, indent=1, default=list) + "\n")
     # wall times of this run only (a resumed run skips recorded episodes), kept out of the manifest so
     # that a rebuild from the same seeds gives the same bytes
-    log = {"episodes_recorded": len(scene_ids) * len(plan) - skipped, "episodes_skipped": skipped,
+    log = {"episodes_recorded": len(scene_ids) * len(plan) - skipped - asked, "episodes_skipped": skipped,
+           "episodes_asked_again": asked,
            "seconds": {"scenes": round(t_scenes, 2), "selection": round(time.perf_counter() - t_select, 2),
                        "total": round(time.perf_counter() - t0, 2)}}
     atomic_write(out / "build_log.json", json.dumps(log, indent=1) + "\n")
@@ -395,5 +432,5 @@ def format_counts(counts: Mapping[str, Mapping[str, int]]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["BuildConfig", "build_split", "select_split", "split_hashes", "versions", "episode_id", "episode_seed", "format_counts", "make_explore_env",
+__all__ = ["BuildConfig", "ask_again", "build_split", "episode_status", "select_split", "split_hashes", "versions", "episode_id", "episode_seed", "format_counts", "make_explore_env",
            "navgrid_path_fn", "prepare_scenes", "question_counts", "record_episode"]

@@ -5,8 +5,8 @@ the text reveals (the type, the categories in their roles, the frame gap, ...) a
 the answer says as a *class* (the option text, a count, a value bin, the rank of a category in an
 appearance order, whether an offered category is the right one). The selection keeps, for every key,
 the classes at their target shares: a candidate is accepted only while each of its cells
-``(key, class)`` stays within ``share * (n_key + 1) + slack``. Greedy passes over the candidates in a
-seeded random order run until nothing more fits. A category that always comes with the same answer
+``(key, class)`` stays within ``share * (n_key + 1) + slack``. Greedy passes over the candidates
+(rarest answer classes first, in a seeded random order within a class) run until nothing more fits. A category that always comes with the same answer
 (a TV is always above a rug) then contributes about ``slack`` questions instead of hundreds.
 
 Numbers without a category prior: size and distance questions whose answer is within
@@ -28,13 +28,14 @@ Example:
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
 from .question import Question
+from .tasks import QUESTION_TYPES, task_of
 
 Cell = tuple[tuple, str, float]  # (key, class, target share)
 
@@ -46,11 +47,13 @@ MAX_COUNT_SHARE = 0.2
 class SelectionConfig:
     """``slack``: questions a cell may hold beyond its share; ``value_bins``: quantile bins of a
     numerical type's answers; ``typical_margin``: relative distance to the category's median under
-    which size / distance questions are dropped; ``seed``: the order candidates are offered in."""
+    which size / distance questions are dropped; ``max_per_task``: questions a task keeps at most,
+    shared equally by its question types (None: no cap); ``seed``: the order candidates are offered in."""
 
     slack: int = 1
     value_bins: int = 5
     typical_margin: float = 0.15
+    max_per_task: int | None = 1000
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -58,6 +61,8 @@ class SelectionConfig:
             raise ValueError(f"selection.slack: expected an int >= 1, got {self.slack}")
         if self.value_bins < 2:
             raise ValueError(f"selection.value_bins: expected >= 2, got {self.value_bins}")
+        if self.max_per_task is not None and self.max_per_task < 1:
+            raise ValueError(f"selection.max_per_task: expected a positive int or null, got {self.max_per_task}")
         if not 0 <= self.typical_margin < 1:
             raise ValueError(f"selection.typical_margin: expected a fraction in [0, 1), got {self.typical_margin}")
 
@@ -74,12 +79,18 @@ def _mc_cells(q: Question, roles: dict[str, str]) -> list[Cell]:
     return cells
 
 
-def _offered_cells(q: Question) -> list[Cell]:
-    """For "which of these is closest" types: every offered category is right 1 time in n."""
+def _offered_cells(q: Question, target: str | None = None) -> list[Cell]:
+    """For types whose options are picked from a vocabulary (categories, turn sequences): every
+    offered option is right 1 time in n, overall and (with ``target``) for the category asked about."""
     n = len(q.options)
-    texts = [o.split(". ", 1)[1] for o in q.options]
-    return [(("offered", t), "correct" if t == q.answer else "wrong", (1.0 if t == q.answer else n - 1) / n)
-            for t in texts] + [(("type",), q.answer, 1.0)]
+    cells: list[Cell] = []
+    for t in (o.split(". ", 1)[1] for o in q.options):
+        right = t == q.answer
+        cls, share = ("correct", 1.0 / n) if right else ("wrong", (n - 1) / n)
+        cells.append((("offered", t), cls, share))
+        if target is not None:
+            cells.append((("offered", target, t), cls, share))
+    return cells
 
 
 def subject_keys(q: Question) -> list[tuple]:
@@ -121,7 +132,9 @@ def cells_of(q: Question, value_bin: Callable[[float], str] | None = None, value
     if t.startswith("object_rel_direction"):
         pos, ori, query = m["categories"]
         return _mc_cells(q, {"pos": pos, "ori": ori, "query": query})
-    if t in ("object_rel_distance",) or t.startswith("camera_obj_rel_dist"):
+    if t == "object_rel_distance":
+        return _offered_cells(q, target=m["category"])
+    if t.startswith("camera_obj_rel_dist"):
         return _offered_cells(q)
     if t.startswith("obj_obj_relative_pos"):
         a, b = m["categories"]
@@ -133,8 +146,9 @@ def cells_of(q: Question, value_bin: Callable[[float], str] | None = None, value
         return [(("rank", c), str(i), 0.25) for i, c in enumerate(order)] + [(("type",), q.answer, 1.0)]
     if t == "route_planning":
         turns = m["turns"]
-        return [(("first",), turns[0], 1 / 3), (("last",), turns[-1], 1 / 3),
-                (("start", m["route"][0]), turns[0], 1 / 3)]
+        # the distractors are other turn sequences: each must be right as often as it is offered
+        return _offered_cells(q) + [(("first",), turns[0], 1 / 3), (("last",), turns[-1], 1 / 3),
+                                    (("start", m["route"][0]), turns[0], 1 / 3)]
     if t == "camera_movement_direction":
         gap = m["frames"][1] - m["frames"][0]
         return [(("type",), q.answer, 0.25), (("gap", int(np.log2(max(gap, 1)))), q.answer, 0.25)]
@@ -171,6 +185,10 @@ def select_balanced(candidates: Iterable[Question], config: SelectionConfig | No
         by_type[q.question_type].append(q)
     chosen: set[str] = set()
     for qtype, qs in by_type.items():
+        cap = None
+        if cfg.max_per_task is not None:
+            siblings = [t for t in QUESTION_TYPES if task_of(t) == task_of(qtype)]
+            cap = -(-cfg.max_per_task // len(siblings))
         if qtype in TYPICAL_VALUE_TYPES:
             qs = _typical_drop(qs, cfg.typical_margin)
         value_bin, medians = None, None
@@ -182,21 +200,28 @@ def select_balanced(candidates: Iterable[Question], config: SelectionConfig | No
                     by_key[k].append(float(q.ground_truth))
             medians = {k: float(np.median(v)) for k, v in by_key.items()}
         cells = [cells_of(q, value_bin, cfg.value_bins, medians) for q in qs]
+        # rarest answer classes first, random within a class: a greedy pass that met the common
+        # classes first would fill their shares before the rare ones that make room for them arrive
         rng = np.random.default_rng([cfg.seed, len(qs), sum(map(ord, qtype))])
-        pending = list(rng.permutation(len(qs)))
+        tiebreak = rng.permutation(len(qs))
+        main = [next((c for k, c, _ in cs if k in (("type",), ("first",))), cs[0][1]) for cs in cells]
+        rarity = Counter(main)
+        pending = sorted(range(len(qs)), key=lambda i: (rarity[main[i]], tiebreak[i]))
         counts: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         totals: dict[tuple, int] = defaultdict(int)
-        changed = True
-        while changed and pending:
+        changed, taken = True, 0
+        while changed and pending and (cap is None or taken < cap):
             changed, left = False, []
             for i in pending:
+                if cap is not None and taken >= cap:
+                    break
                 if all(counts[k][c] + 1 <= share * (totals[k] + 1) + cfg.slack for k, c, share in cells[i]):
                     for k, c, _ in cells[i]:
                         counts[k][c] += 1
                     for k in {k for k, _, _ in cells[i]}:
                         totals[k] += 1
                     chosen.add(qs[i].id)
-                    changed = True
+                    changed, taken = True, taken + 1
                 else:
                     left.append(i)
             pending = left

@@ -109,6 +109,14 @@ class EpisodeStore:
                                     "has not run (finish the build with vlm2-eqa-build)")
         return load_jsonl(path)
 
+    def replace_candidates(self, episode_id: str, log: EpisodeLog, questions: Iterable[Question]) -> None:
+        """Replace a recorded episode's log metadata and candidates (asked again); its selected
+        questions are dropped until the split's selection runs again."""
+        d = self._need(episode_id)
+        (d / QUESTIONS).unlink(missing_ok=True)
+        save_jsonl(questions, d / "candidates.jsonl")
+        log.save(d)  # last: its question key marks the candidates as current
+
     def write_questions(self, episode_id: str, questions: Iterable[Question]) -> None:
         """Write the episode's selected questions (atomically)."""
         save_jsonl(questions, self._need(episode_id) / QUESTIONS)

@@ -52,8 +52,8 @@ def _mc_rows(q: Question) -> list[dict[str, float]]:
 class _PerType:
     """Fits one model per question type; subclasses say how to fit numbers and options."""
 
-    def __init__(self, seed: int = 0):
-        self.seed = seed
+    def __init__(self, seed: int = 0, trees: int = FOREST_TREES):
+        self.seed, self.trees = seed, trees
         self.models: dict[str, object] = {}
 
     def fit(self, train: Sequence[Question]) -> "_PerType":
@@ -113,7 +113,7 @@ class TextForest(_PerType):
         vec = DictVectorizer()
         X = vec.fit_transform([question_features(q.question) for q in qs])
         y = np.log([float(q.ground_truth) for q in qs])
-        rf = RandomForestRegressor(FOREST_TREES, min_samples_leaf=3, max_features=0.5, random_state=self.seed,
+        rf = RandomForestRegressor(self.trees, min_samples_leaf=3, max_features=0.5, random_state=self.seed,
                                    n_jobs=1).fit(X, y)
         return vec, rf
 
@@ -131,7 +131,7 @@ class TextForest(_PerType):
                 rows.append(row)
                 labels.append(int(o.split(".", 1)[0] == q.ground_truth))
         vec = DictVectorizer()
-        rf = RandomForestClassifier(FOREST_TREES, min_samples_leaf=2, max_features="sqrt", random_state=self.seed,
+        rf = RandomForestClassifier(self.trees, min_samples_leaf=2, max_features="sqrt", random_state=self.seed,
                                     n_jobs=1).fit(vec.fit_transform(rows), labels)
         return vec, rf
 
@@ -206,23 +206,30 @@ BLIND_MODELS = {"forest": TextForest, "bow": BagOfWords}
 
 
 def cross_validate(model_name: str, questions: Sequence[Question], folds: int = 5, seed: int = 0,
-                   with_confidence: bool = False):
-    """TsT: replies for ``questions`` from models fit on the other folds (GroupKFold by scene);
-    with ``with_confidence`` also :meth:`correct_probability` of every question."""
+                   with_confidence: bool = False, trees: int = FOREST_TREES):
+    """TsT: replies for ``questions`` from models fit on the other folds, with folds grouped by
+    scene and drawn per question type (GroupKFold); with ``with_confidence`` also
+    :meth:`correct_probability` of every question. A type's replies depend only on that type's
+    questions, so re-running a subset of types gives the same replies for them."""
     from sklearn.model_selection import GroupKFold
 
     questions = list(questions)
-    scenes = [q.scene_id for q in questions]
-    if len(set(scenes)) < folds:
-        raise ValueError(f"cross_validate: {len(set(scenes))} scenes, need at least {folds} for {folds} folds")
     replies, conf = [""] * len(questions), np.zeros(len(questions))
-    for train_idx, test_idx in GroupKFold(folds).split(questions, groups=scenes):
-        model = BLIND_MODELS[model_name](seed).fit([questions[i] for i in train_idx])
-        held = [questions[i] for i in test_idx]
-        for i, r in zip(test_idx, model.predict(held)):
-            replies[i] = r
-        if with_confidence:
-            conf[test_idx] = model.correct_probability(held)
+    by_type: dict[str, list[int]] = defaultdict(list)
+    for i, q in enumerate(questions):
+        by_type[q.question_type].append(i)
+    for qtype, idx in sorted(by_type.items()):
+        scenes = [questions[i].scene_id for i in idx]
+        if len(set(scenes)) < folds:
+            raise ValueError(f"cross_validate: {qtype} has questions from {len(set(scenes))} scenes, need at least "
+                             f"{folds} for {folds} folds grouped by scene")
+        for train_part, test_part in GroupKFold(folds).split(idx, groups=scenes):
+            model = BLIND_MODELS[model_name](seed, trees).fit([questions[idx[j]] for j in train_part])
+            held = [questions[idx[j]] for j in test_part]
+            for j, r in zip(test_part, model.predict(held)):
+                replies[idx[j]] = r
+            if with_confidence:
+                conf[[idx[j] for j in test_part]] = model.correct_probability(held)
     return (replies, conf) if with_confidence else replies
 
 

@@ -1,7 +1,8 @@
 """Iterative bias pruning (IBP, Brown et al. 2025): remove what a blind model answers with confidence.
 
 Each round cross-validates the text-only random forest on the split itself (TsT: 5 folds grouped by
-scene, :func:`~.blind.cross_validate`) and scores every task. For every task whose blind score is
+scene, :func:`~.blind.cross_validate`; only the question types that lost questions are refit) and
+scores every task. For every task whose blind score is
 above its reference (chance as the expected multiple-choice score, or the best constant answer of
 the split for numbers) by more than ``tolerance``, the ``fraction`` of its questions the blind
 model is most sure of (the probability it gives the right option, or the score of its numerical
@@ -32,7 +33,7 @@ from .report import task_scores
 class PruneConfig:
     """``enabled``: run the pass; ``min_per_task``: questions a task keeps at least; ``fraction``:
     share of a biased task removed per round; ``tolerance``: blind score above the reference that
-    counts as biased (scores in [0, 1]); ``max_rounds``; ``folds``; ``seed``."""
+    counts as biased (scores in [0, 1]); ``max_rounds``; ``folds``; ``trees`` of the forest; ``seed``."""
 
     enabled: bool = True
     min_per_task: int = 400
@@ -40,6 +41,7 @@ class PruneConfig:
     tolerance: float = 0.01
     max_rounds: int = 12
     folds: int = 5
+    trees: int = 50
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -61,9 +63,16 @@ def prune_bias(questions: Sequence[Question], config: PruneConfig | None = None,
     if not cfg.enabled or len({q.scene_id for q in kept}) < cfg.folds:
         record["skipped"] = "disabled" if not cfg.enabled else f"fewer than {cfg.folds} scenes"
         return kept, record
+    cache: dict[str, tuple[list[str], np.ndarray]] = {}  # question id -> (reply, confidence), per type
+    stale = {q.question_type for q in kept}
     for r in range(cfg.max_rounds + 1):
-        replies, conf = cross_validate("forest", kept, cfg.folds, cfg.seed, with_confidence=True)
-        blind = np.array([score_prediction(q, a) for q, a in zip(kept, replies)])
+        redo = [q for q in kept if q.question_type in stale]
+        if redo:
+            replies, conf = cross_validate("forest", redo, cfg.folds, cfg.seed, with_confidence=True,
+                                           trees=cfg.trees)
+            cache.update({q.id: (a, c) for q, a, c in zip(redo, replies, conf)})
+        conf = np.array([cache[q.id][1] for q in kept])
+        blind = np.array([score_prediction(q, cache[q.id][0]) for q in kept])
         ref = reference_scores(kept, kept)
         types = [q.question_type for q in kept]
         b_task, r_task = task_scores(types, blind), task_scores(types, ref)
@@ -88,6 +97,7 @@ def prune_bias(questions: Sequence[Question], config: PruneConfig | None = None,
             order = sorted(idx, key=lambda i: (-conf[i], kept[i].id))
             drop.update(order[:k])
             entry["removed"][t] = k
+        stale = {kept[i].question_type for i in drop}
         kept = [q for i, q in enumerate(kept) if i not in drop]
     return kept, record
 

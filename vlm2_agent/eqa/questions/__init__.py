@@ -27,7 +27,7 @@ from . import configuration, measurement, route, temporal, vsti
 from .common import Context, GenConfig, PathFn
 
 #: Version of the question generators' rules; part of every split's manifest and build key.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 Generator = Callable[[Context, np.random.Generator, int], list[Question]]
 
