@@ -7,6 +7,7 @@ the bias. Known answers come from hand-built scenes (the oracle must reproduce e
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
 
 import numpy as np
@@ -34,7 +35,7 @@ def count_q(i, category, value, scene=None):
 def direction_q(i, answer, cats, qtype="object_rel_direction_hard"):
     opts = {"object_rel_direction_hard": ["front-left", "front-right", "back-left", "back-right"],
             "object_rel_direction_medium": ["left", "right", "back"]}[qtype]
-    letter = "ABCD"[i % len(opts)]
+    letter = "ABCD"[zlib.crc32(f"{i}:{answer}".encode()) % len(opts)]  # independent of the answer
     others = [o for o in opts if o != answer]
     texts = others[: "ABCD".index(letter)] + [answer] + others["ABCD".index(letter):]
     text = f"If I am standing by the {cats[0]} and facing the {cats[1]}, is the {cats[2]} to my front-left?"

@@ -50,7 +50,7 @@ from .question import Question, save_jsonl
 from .audit.prune import PruneConfig, prune_bias
 from .question import BENCHMARK_VERSION
 from .questions import GENERATOR_VERSION, GenConfig, generate_questions
-from .selection import SelectionConfig, balance_problems, select_balanced
+from .selection import SelectionConfig, balance_problems, enforce_count_cap, select_balanced
 from .store import EpisodeStore
 from .tasks import HORIZONS, QUESTION_TYPES
 
@@ -388,6 +388,7 @@ def select_split(store: EpisodeStore, episodes: list[str], cfg: BuildConfig,
     candidates = [q for eid in episodes for q in store.candidates(eid)]
     selected = select_balanced(candidates, SelectionConfig(**{"seed": cfg.seed, **cfg.selection}))
     kept, record = prune_bias(selected, PruneConfig(**{"seed": cfg.seed, **cfg.prune}), progress=progress)
+    kept = enforce_count_cap(kept)
     by_episode: dict[str, list[Question]] = {e: [] for e in episodes}
     for q in kept:
         by_episode[q.episode_id].append(q)

@@ -48,12 +48,14 @@ class SelectionConfig:
     """``slack``: questions a cell may hold beyond its share; ``value_bins``: quantile bins of a
     numerical type's answers; ``typical_margin``: relative distance to the category's median under
     which size / distance questions are dropped; ``max_per_task``: questions a task keeps at most,
-    shared equally by its question types (None: no cap); ``seed``: the order candidates are offered in."""
+    shared equally by its question types (None: no cap); ``attempts``: greedy selections from different
+    random orders, the largest kept; ``seed``: the order candidates are offered in."""
 
     slack: int = 1
     value_bins: int = 5
     typical_margin: float = 0.15
     max_per_task: int | None = 1000
+    attempts: int = 4
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -114,9 +116,18 @@ def _relative(v: float, median: float, three_way: bool) -> str:
 
 def cells_of(q: Question, value_bin: Callable[[float], str] | None = None, value_bins: int = 5,
              medians: dict[tuple, float] | None = None) -> list[Cell]:
-    """The (key, class, share) cells a question occupies (see the module docstring). Numerical
-    answers: the type's value bin (counts: the value, each at most 20%), and for every subject key
-    whether the answer is above or below (counts: also at) that subject's median in the pool."""
+    """The (key, class, share) cells a question occupies (see the module docstring); every
+    multiple-choice question also keeps its correct letter at 1 in n."""
+    cells = _content_cells(q, value_bin, value_bins, medians)
+    if not q.is_numerical:
+        cells.append((("letter",), q.ground_truth, 1.0 / len(q.options)))
+    return cells
+
+
+def _content_cells(q: Question, value_bin: Callable[[float], str] | None, value_bins: int,
+                   medians: dict[tuple, float] | None) -> list[Cell]:
+    """Numerical answers: the type's value bin (counts: the value, each at most 20%), and for every
+    subject key whether the answer is above or below (counts: also at) that subject's median."""
     t, m = q.question_type, q.meta
     if q.is_numerical:
         v = float(q.ground_truth)
@@ -146,9 +157,10 @@ def cells_of(q: Question, value_bin: Callable[[float], str] | None = None, value
         return [(("rank", c), str(i), 0.25) for i, c in enumerate(order)] + [(("type",), q.answer, 1.0)]
     if t == "route_planning":
         turns = m["turns"]
-        # the distractors are other turn sequences: each must be right as often as it is offered
-        return _offered_cells(q) + [(("first",), turns[0], 1 / 3), (("last",), turns[-1], 1 / 3),
-                                    (("start", m["route"][0]), turns[0], 1 / 3)]
+        # (the prior of whole sequences is left to bias pruning: balancing each offered sequence
+        # against its odds of being right kept under 5 % of the candidates)
+        return [(("first",), turns[0], 1 / 3), (("last",), turns[-1], 1 / 3),
+                (("start", m["route"][0]), turns[0], 1 / 3)]
     if t == "camera_movement_direction":
         gap = m["frames"][1] - m["frames"][0]
         return [(("type",), q.answer, 0.25), (("gap", int(np.log2(max(gap, 1)))), q.answer, 0.25)]
@@ -189,6 +201,7 @@ def select_balanced(candidates: Iterable[Question], config: SelectionConfig | No
         if cfg.max_per_task is not None:
             siblings = [t for t in QUESTION_TYPES if task_of(t) == task_of(qtype)]
             cap = -(-cfg.max_per_task // len(siblings))
+        qs = sorted(qs, key=lambda q: q.id)  # the result depends on the candidates, not their order
         if qtype in TYPICAL_VALUE_TYPES:
             qs = _typical_drop(qs, cfg.typical_margin)
         value_bin, medians = None, None
@@ -200,34 +213,55 @@ def select_balanced(candidates: Iterable[Question], config: SelectionConfig | No
                     by_key[k].append(float(q.ground_truth))
             medians = {k: float(np.median(v)) for k, v in by_key.items()}
         cells = [cells_of(q, value_bin, cfg.value_bins, medians) for q in qs]
-        # rarest answer classes first, random within a class: a greedy pass that met the common
-        # classes first would fill their shares before the rare ones that make room for them arrive
-        rng = np.random.default_rng([cfg.seed, len(qs), sum(map(ord, qtype))])
-        tiebreak = rng.permutation(len(qs))
-        main = [next((c for k, c, _ in cs if k in (("type",), ("first",))), cs[0][1]) for cs in cells]
-        rarity = Counter(main)
-        pending = sorted(range(len(qs)), key=lambda i: (rarity[main[i]], tiebreak[i]))
-        counts: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        totals: dict[tuple, int] = defaultdict(int)
-        changed, taken = True, 0
-        while changed and pending and (cap is None or taken < cap):
-            changed, left = False, []
-            for i in pending:
-                if cap is not None and taken >= cap:
-                    break
-                if all(counts[k][c] + 1 <= share * (totals[k] + 1) + cfg.slack for k, c, share in cells[i]):
-                    for k, c, _ in cells[i]:
-                        counts[k][c] += 1
-                    for k in {k for k, _, _ in cells[i]}:
-                        totals[k] += 1
-                    chosen.add(qs[i].id)
-                    changed, taken = True, taken + 1
-                else:
-                    left.append(i)
-            pending = left
+        best: set[str] = set()
+        for attempt in range(cfg.attempts):
+            picked = _greedy(qs, cells, cap, cfg, [cfg.seed, attempt, len(qs), sum(map(ord, qtype))])
+            if len(picked) > len(best):
+                best = picked
+        chosen |= best
         if qtype == "object_counting":
-            _trim_counts([qs[i] for i in range(len(qs)) if qs[i].id in chosen], chosen)
+            _trim_counts([q for q in qs if q.id in chosen], chosen)
     return [q for q in order if q.id in chosen]
+
+
+def _greedy(qs: list[Question], cells: list[list[Cell]], cap: int | None, cfg: SelectionConfig,
+            seed: list[int]) -> set[str]:
+    """One greedy selection: passes over the candidates until nothing more fits (or ``cap``)."""
+    # rarest answer classes first, random within a class: a pass that met the common classes first
+    # would fill their shares before the rare ones that make room for them arrive (only a class that
+    # says nothing about the letter: "is option A right" must not set the order)
+    tiebreak = np.random.default_rng(seed).permutation(len(qs))
+    main = [next((c for k, c, _ in cs if k in (("type",), ("first",))), "") for cs in cells]
+    rarity = Counter(main)
+    pending = sorted(range(len(qs)), key=lambda i: (rarity[main[i]], tiebreak[i]))
+    counts: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    totals: dict[tuple, int] = defaultdict(int)
+    chosen: set[str] = set()
+    changed = True
+    while changed and pending and (cap is None or len(chosen) < cap):
+        changed, left = False, []
+        for i in pending:
+            if cap is not None and len(chosen) >= cap:
+                break
+            if all(counts[k][c] + 1 <= share * (totals[k] + 1) + cfg.slack for k, c, share in cells[i]):
+                for k, c, _ in cells[i]:
+                    counts[k][c] += 1
+                for k in {k for k, _, _ in cells[i]}:
+                    totals[k] += 1
+                chosen.add(qs[i].id)
+                changed = True
+            else:
+                left.append(i)
+        pending = left
+    return chosen
+
+
+def enforce_count_cap(questions: list[Question]) -> list[Question]:
+    """``questions`` with counting questions of over-represented values dropped (the last in
+    order) until no count class is above ``MAX_COUNT_SHARE``; bias pruning can upset the cap."""
+    chosen = {q.id for q in questions}
+    _trim_counts([q for q in questions if q.question_type == "object_counting"], chosen)
+    return [q for q in questions if q.id in chosen]
 
 
 def _trim_counts(kept: list[Question], chosen: set[str]) -> None:
@@ -264,7 +298,8 @@ def balance_problems(questions: Iterable[Question], max_count_share: float = 0.2
                      reference: Iterable[Question] | None = None) -> list[str]:
     """What a biased benchmark shows, one line per problem (empty: none found). Checked per type
     with at least ``min_questions``: a count value above ``max_count_share`` of the answers; an answer
-    word of a fixed-vocabulary type above its fair share by more than ``share_tolerance``; size and
+    word of a fixed-vocabulary type, or a correct letter, above its fair share by more than
+    ``share_tolerance``; size and
     distance answers within ``typical_margin`` of their category's median in ``reference`` (the
     candidate pool; default the questions themselves); option distances closer than the public margins."""
     by_type: dict[str, list[Question]] = defaultdict(list)
@@ -291,6 +326,13 @@ def balance_problems(questions: Iterable[Question], max_count_share: float = 0.2
                 if share > 1 / len(vocab) + share_tolerance:
                     out.append(f"{t}: '{word}' answers {100 * share:.0f}% of {len(qs)} questions "
                                f"(fair share {100 / len(vocab):.0f}%)")
+        if not qs[0].is_numerical:
+            letters = Counter(q.ground_truth for q in qs)
+            fair = float(np.mean([1 / len(q.options) for q in qs]))
+            letter, n = letters.most_common(1)[0]
+            if n / len(qs) > fair + share_tolerance:
+                out.append(f"{t}: the correct letter is {letter} in {100 * n / len(qs):.0f}% of {len(qs)} questions "
+                           f"(fair share {100 * fair:.0f}%)")
         if t in TYPICAL_VALUE_TYPES:
             near = 0
             for q in qs:
@@ -313,5 +355,6 @@ def _subject_of(q: Question) -> tuple:
     return tuple(sorted(m["categories"])) if "categories" in m else (m.get("category"),)
 
 
-__all__ = ["COUNT_CLASSES", "FIXED_ANSWERS", "SelectionConfig", "balance_problems", "cells_of", "select_balanced",
+__all__ = ["COUNT_CLASSES", "FIXED_ANSWERS", "SelectionConfig", "balance_problems", "cells_of", "enforce_count_cap",
+           "select_balanced",
            "subject_keys"]
