@@ -148,7 +148,7 @@ def test_collected_tours_round_trip(tmp_path):
 
 def test_restart_navigation_replays_the_same_navigation_phase():
     env = gym.make("VLM2/ReturnNav-v0", **RETURNNAV)
-    env.reset(seed=3)
+    env.reset(seed=4)  # a goal the oracle reaches within the 40-step limit (1.3 m away)
     while env.unwrapped.in_tour:
         env.step(0)
     runs = []

@@ -1,7 +1,7 @@
 """``vlm2-eqa-audit``: the blind audit of a built EQA split (``configs/eqa_audit.yaml``).
 
 Writes ``audit.md`` (the table per task and horizon counts), ``audit.json`` (every row, interval
-and per-question score), ``audit.png`` (reference, best blind model and oracle per task) and
+and count), ``audit.png`` (reference, best blind model and oracle per task) and
 ``answers_<name>.png`` (answer-content histograms per question type) to ``out_dir``, and prints
 the Markdown.
 
@@ -52,7 +52,9 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
         plot_answer_histograms(qs, out_dir / f"answers_{name}.png", title=f"answer content, {name} {cfg.split}")
     md = "\n".join(text)
     (out_dir / "audit.md").write_text(md)
-    save_json({k: {kk: vv for kk, vv in v.items()} for k, v in results.items()}, out_dir / "audit.json")
+    # per-question scores stay out of the JSON (a few MB; the command reproduces them)
+    save_json({k: {kk: vv for kk, vv in v.items() if kk not in ("scores", "ids")} for k, v in results.items()},
+              out_dir / "audit.json")
     plot_audit({f"{k} {cfg.split}": v for k, v in results.items()}, out_dir / "audit.png")
     print(md)
     print(f"audit: {out_dir / 'audit.md'}  {out_dir / 'audit.json'}  {out_dir / 'audit.png'}")

@@ -7,7 +7,7 @@
   text is not among a question's options, the most frequent correct letter; numerical: the mode of the
   train answers (ties -> the smallest value).
 * ``blind``: a question-only predictor. Numerical: the mean train answer for the same question type
-  and the same subject (category, category pair or room type, from ``Question.meta``), else the type's
+  and the same subject (the categories the question text names), else the type's
   mean - e.g. size estimation predicts the mean size of that category in train. Multiple choice: the
   option whose text was most often correct, as a fraction of the train questions of that type that
   offered it.
@@ -43,13 +43,10 @@ def _option_text(q: Question) -> dict[str, str]:
 
 
 def _subject(q: Question) -> tuple:
-    m = q.meta
-    for key in ("category", "room_type"):
-        if key in m:
-            return (m[key],)
-    if "categories" in m:
-        return tuple(sorted(m["categories"]))
-    return ()
+    """The categories the question's text names (never its metadata: a baseline reads the text)."""
+    from .audit.features import mentions
+
+    return tuple(sorted(set(mentions(q.question))))
 
 
 class _Fitted:

@@ -48,7 +48,7 @@ from scenes.types import Scene
 from .episode import DEFAULT_FPS, EpisodeLog
 from .question import Question, save_jsonl
 from .audit.prune import PruneConfig, prune_bias
-from .question import BENCHMARK_VERSION
+from .question import BENCHMARK_VERSION, load_jsonl
 from .questions import GENERATOR_VERSION, GenConfig, generate_questions
 from .selection import SelectionConfig, balance_problems, enforce_count_cap, select_balanced
 from .store import EpisodeStore
@@ -387,7 +387,11 @@ def select_split(store: EpisodeStore, episodes: list[str], cfg: BuildConfig,
     pruning) and write each episode's ``questions.jsonl``; returns (questions, record)."""
     candidates = [q for eid in episodes for q in store.candidates(eid)]
     selected = select_balanced(candidates, SelectionConfig(**{"seed": cfg.seed, **cfg.selection}))
-    kept, record = prune_bias(selected, PruneConfig(**{"seed": cfg.seed, **cfg.prune}), progress=progress)
+    fit = None
+    train_questions = Path(cfg.out_root) / "train" / "questions.jsonl"
+    if cfg.split != "train" and train_questions.is_file():
+        fit = load_jsonl(train_questions)  # models fit on the train split are detectors too
+    kept, record = prune_bias(selected, PruneConfig(**{"seed": cfg.seed, **cfg.prune}), progress=progress, fit=fit)
     kept = enforce_count_cap(kept)
     by_episode: dict[str, list[Question]] = {e: [] for e in episodes}
     for q in kept:

@@ -62,9 +62,11 @@ def _letter(q: Question, text: str) -> str:
     raise ValueError(f"the computed answer {text!r} is not among the options {q.options}")
 
 
-def answer(q: Question, scene: Scene, log: EpisodeLog, gen: GenConfig | None = None) -> str:
-    """The oracle's reply to ``q`` (raises ValueError when the text does not determine an answer)."""
-    ctx = Context(scene, log, gen or GenConfig())
+def answer(q: Question, scene: Scene, log: EpisodeLog, gen: GenConfig | None = None,
+           ctx: Context | None = None) -> str:
+    """The oracle's reply to ``q`` (raises ValueError when the text does not determine an answer);
+    ``ctx``, the episode's :class:`Context`, may be passed to share it across its questions."""
+    ctx = ctx or Context(scene, log, gen or GenConfig())
     res, t, text = _Resolver(ctx), q.question_type, q.question
     names = mentions(text.split("?")[0] if t == "route_planning" else text)
     frames = parse_frames(text)
@@ -142,11 +144,13 @@ def oracle_replies(questions: Sequence[Question], load: Callable[[Question], tup
                    gen: GenConfig | None = None) -> tuple[list[str], list[str]]:
     """Replies for ``questions`` (``load(q)`` gives its scene and episode log) and, per question
     the oracle could not answer, a line saying why (its reply is then empty and scores 0)."""
-    replies, problems = [], []
+    replies, problems, contexts = [], [], {}
     for q in questions:
         scene, log = load(q)
+        if q.episode_id not in contexts:
+            contexts = {q.episode_id: Context(scene, log, gen or GenConfig())}  # questions come by episode
         try:
-            replies.append(answer(q, scene, log, gen))
+            replies.append(answer(q, scene, log, gen, contexts[q.episode_id]))
         except (ValueError, IndexError, KeyError) as e:
             replies.append("")
             problems.append(f"{q.id}: {e}")

@@ -1,12 +1,13 @@
 """Iterative bias pruning (IBP, Brown et al. 2025): remove what a blind model answers with confidence.
 
 Each round cross-validates the text-only random forest on the split itself (TsT: 5 folds grouped by
-scene, :func:`~.blind.cross_validate`; only the question types that lost questions are refit) and
-scores every task. For every task whose blind score is
+scene, :func:`~.blind.cross_validate`; only the question types that lost questions are refit), adds
+the random forest and bag-of-words models fit on the train split when one is given, and scores
+every task. For every task whose best blind score is
 above its reference (chance as the expected multiple-choice score, or the best constant answer of
 the split for numbers) by more than ``tolerance``, the ``fraction`` of its questions the blind
-model is most sure of (the probability it gives the right option, or the score of its numerical
-guess) are removed; a task never drops below ``min_per_task`` questions. Rounds stop when no task
+models are most sure of (the probability they give the right option, or the score of their
+numerical guess) are removed; a task never drops below ``min_per_task`` questions. Rounds stop when no task
 is above tolerance, or after ``max_rounds``. The record (per round: blind score, reference and
 questions removed per task) goes into the split's manifest.
 
@@ -52,50 +53,70 @@ class PruneConfig:
                              f"got {self.min_per_task}, {self.max_rounds}, {self.folds}")
 
 
-def prune_bias(questions: Sequence[Question], config: PruneConfig | None = None,
-               progress: bool = False) -> tuple[list[Question], dict[str, Any]]:
-    """The questions left after IBP, and the record of its rounds."""
+def prune_bias(questions: Sequence[Question], config: PruneConfig | None = None, progress: bool = False,
+               fit: Sequence[Question] | None = None) -> tuple[list[Question], dict[str, Any]]:
+    """The questions left after IBP, and the record of its rounds. With ``fit`` (the train split's
+    questions), the random forest and the bag-of-words model fit on it are detectors too: on a set
+    balanced as a whole, TsT folds see the opposite of their held-out imbalance and score below
+    chance, while a model fit on other scenes finds the interactions that balancing each key alone
+    leaves (a pair of categories, a sequence of turns)."""
     from ..metrics import score_prediction
+    from .blind import BLIND_MODELS
 
     cfg = config or PruneConfig()
     kept = list(questions)
-    record: dict[str, Any] = {"config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__}, "rounds": []}
+    record: dict[str, Any] = {"config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__}, "rounds": [],
+                              "detectors": ["forest_tst"] + ([f"{m}_fit" for m in BLIND_MODELS] if fit else []),
+                              "fit_questions": len(fit) if fit else 0}
     if not cfg.enabled or len({q.scene_id for q in kept}) < cfg.folds:
         record["skipped"] = "disabled" if not cfg.enabled else f"fewer than {cfg.folds} scenes"
         return kept, record
-    cache: dict[str, tuple[list[str], np.ndarray]] = {}  # question id -> (reply, confidence), per type
+    fixed: dict[str, dict[str, tuple[float, float]]] = {}  # detector -> id -> (score, confidence)
+    if fit:
+        fit_types = {q.question_type for q in fit}
+        ask = [q for q in kept if q.question_type in fit_types]
+        for name, kind in BLIND_MODELS.items():
+            model = kind(cfg.seed, cfg.trees) if name == "forest" else kind(cfg.seed)
+            model.fit(fit)
+            replies, conf = model.predict(ask), model.correct_probability(ask)
+            fixed[f"{name}_fit"] = {q.id: (score_prediction(q, a), c) for q, a, c in zip(ask, replies, conf)}
+    cache: dict[str, tuple[float, float]] = {}  # TsT: question id -> (score, confidence)
     stale = {q.question_type for q in kept}
     for r in range(cfg.max_rounds + 1):
         redo = [q for q in kept if q.question_type in stale]
         if redo:
             replies, conf = cross_validate("forest", redo, cfg.folds, cfg.seed, with_confidence=True,
                                            trees=cfg.trees)
-            cache.update({q.id: (a, c) for q, a, c in zip(redo, replies, conf)})
-        conf = np.array([cache[q.id][1] for q in kept])
-        blind = np.array([score_prediction(q, cache[q.id][0]) for q in kept])
-        ref = reference_scores(kept, kept)
+            cache.update({q.id: (score_prediction(q, a), c) for q, a, c in zip(redo, replies, conf)})
+        detectors = {"forest_tst": cache, **fixed}
         types = [q.question_type for q in kept]
-        b_task, r_task = task_scores(types, blind), task_scores(types, ref)
+        ref = task_scores(types, reference_scores(kept, kept))
         tasks = defaultdict(list)
         for i, q in enumerate(kept):
             tasks[q.task].append(i)
-        biased = [t for t in sorted(tasks) if b_task[t] - r_task[t] > cfg.tolerance
-                  and len(tasks[t]) > cfg.min_per_task]
+        gaps = {}
+        for name, table in detectors.items():
+            have = [i for i, q in enumerate(kept) if q.id in table]
+            scores = task_scores([types[i] for i in have], np.array([table[kept[i].id][0] for i in have]))
+            gaps[name] = {t: scores[t] - ref[t] for t in tasks if t in scores}
+        worst = {t: max(g.get(t, -1.0) for g in gaps.values()) for t in tasks}
+        biased = [t for t in sorted(tasks) if worst[t] > cfg.tolerance and len(tasks[t]) > cfg.min_per_task]
         entry = {"round": r, "n": {t: len(v) for t, v in sorted(tasks.items())},
-                 "blind": {t: round(b_task[t], 4) for t in sorted(tasks)},
-                 "reference": {t: round(r_task[t], 4) for t in sorted(tasks)}, "removed": {}}
+                 "gap": {name: {t: round(v, 4) for t, v in sorted(g.items())} for name, g in gaps.items()},
+                 "reference": {t: round(ref[t], 4) for t in sorted(tasks)}, "removed": {}}
         record["rounds"].append(entry)
         if progress:
-            gaps = ", ".join(f"{t} {100 * (b_task[t] - r_task[t]):+.1f}" for t in sorted(tasks))
-            print(f"[prune] round {r}: {len(kept)} questions; blind - reference: {gaps}", flush=True)
+            shown = ", ".join(f"{t} {100 * worst[t]:+.1f}" for t in sorted(tasks))
+            print(f"[prune] round {r}: {len(kept)} questions; worst blind - reference: {shown}", flush=True)
         if not biased or r == cfg.max_rounds:
             break
         drop: set[int] = set()
         for t in biased:
             idx = tasks[t]
+            sure = {i: max(table[kept[i].id][1] for name, table in detectors.items()
+                           if kept[i].id in table and gaps[name].get(t, -1.0) > cfg.tolerance) for i in idx}
             k = min(int(np.ceil(cfg.fraction * len(idx))), len(idx) - cfg.min_per_task)
-            order = sorted(idx, key=lambda i: (-conf[i], kept[i].id))
-            drop.update(order[:k])
+            drop.update(sorted(idx, key=lambda i: (-sure[i], kept[i].id))[:k])
             entry["removed"][t] = k
         stale = {kept[i].question_type for i in drop}
         kept = [q for i, q in enumerate(kept) if i not in drop]
