@@ -391,7 +391,8 @@ def select_split(store: EpisodeStore, episodes: list[str], cfg: BuildConfig,
     train_questions = Path(cfg.out_root) / "train" / "questions.jsonl"
     if cfg.split != "train" and train_questions.is_file():
         fit = load_jsonl(train_questions)  # models fit on the train split are detectors too
-    kept, record = prune_bias(selected, PruneConfig(**{"seed": cfg.seed, **cfg.prune}), progress=progress, fit=fit)
+    kept, record = prune_bias(selected, PruneConfig(**{"seed": cfg.seed, **cfg.prune}), progress=progress, fit=fit,
+                              keep_rules=enforce_count_cap)
     kept = enforce_count_cap(kept)
     by_episode: dict[str, list[Question]] = {e: [] for e in episodes}
     for q in kept:

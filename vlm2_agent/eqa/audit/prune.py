@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -54,12 +54,15 @@ class PruneConfig:
 
 
 def prune_bias(questions: Sequence[Question], config: PruneConfig | None = None, progress: bool = False,
-               fit: Sequence[Question] | None = None) -> tuple[list[Question], dict[str, Any]]:
+               fit: Sequence[Question] | None = None,
+               keep_rules: Callable[[list[Question]], list[Question]] | None = None) -> tuple[list[Question], dict[str, Any]]:
     """The questions left after IBP, and the record of its rounds. With ``fit`` (the train split's
     questions), the random forest and the bag-of-words model fit on it are detectors too: on a set
     balanced as a whole, TsT folds see the opposite of their held-out imbalance and score below
     chance, while a model fit on other scenes finds the interactions that balancing each key alone
-    leaves (a pair of categories, a sequence of turns)."""
+    leaves (a pair of categories, a sequence of turns). ``keep_rules(questions)`` re-applies rules
+    that removals can upset (the count cap) after every round; a round that would take a task
+    below ``min_per_task`` that way removes less."""
     from ..metrics import score_prediction
     from .blind import BLIND_MODELS
 
@@ -111,16 +114,31 @@ def prune_bias(questions: Sequence[Question], config: PruneConfig | None = None,
         if not biased or r == cfg.max_rounds:
             break
         drop: set[int] = set()
+        sure_all: dict[int, float] = {}
         for t in biased:
             idx = tasks[t]
             sure = {i: max(table[kept[i].id][1] for name, table in detectors.items()
                            if kept[i].id in table and gaps[name].get(t, -1.0) > cfg.tolerance) for i in idx}
+            sure_all.update(sure)
             k = min(int(np.ceil(cfg.fraction * len(idx))), len(idx) - cfg.min_per_task)
             drop.update(sorted(idx, key=lambda i: (-sure[i], kept[i].id))[:k])
             entry["removed"][t] = k
-        stale = {kept[i].question_type for i in drop}
-        kept = [q for i, q in enumerate(kept) if i not in drop]
+        after = _apply(kept, drop, keep_rules)
+        for t in biased:  # the rules may remove more: give back this round's removals where a task falls short
+            while sum(q.task == t for q in after) < cfg.min_per_task and entry["removed"][t] > 0:
+                entry["removed"][t] -= 1
+                give_back = max((i for i in drop if kept[i].task == t), key=lambda i: (-sure_all[i], kept[i].id))
+                drop.discard(give_back)
+                after = _apply(kept, drop, keep_rules)
+        left_ids = {q.id for q in after}
+        stale = {q.question_type for q in kept if q.id not in left_ids}
+        kept = after
     return kept, record
+
+
+def _apply(kept: list[Question], drop: set[int], keep_rules) -> list[Question]:
+    left = [q for i, q in enumerate(kept) if i not in drop]
+    return keep_rules(left) if keep_rules is not None else left
 
 
 __all__ = ["PruneConfig", "prune_bias"]
