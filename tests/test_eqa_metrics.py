@@ -183,8 +183,10 @@ def _mcq(i, answer_text, texts=("left", "right", "back"), qtype="object_rel_dire
 
 
 def _naq(i, gt, cat):
+    # the blind baseline reads the category from the text, as a model would
     return Question(id=f"n{i}", scene_id="s", episode_id="e", question_type="object_size_estimation",
-                    question="?", ground_truth=gt, frame_range=(0, 4), fps=4.0, meta={"category": cat})
+                    question=f"What is the length of the longest dimension of the {cat}?", ground_truth=gt,
+                    frame_range=(0, 4), fps=4.0, meta={"category": cat})
 
 
 def test_baselines_on_hand_built_train_split():
