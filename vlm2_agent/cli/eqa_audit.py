@@ -18,11 +18,8 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from vlm2_agent.cli import abs_path
 
-def _abs(path: str) -> Path:
-    if hydra.core.hydra_config.HydraConfig.initialized():
-        return Path(hydra.utils.to_absolute_path(path))
-    return Path(path)
 
 
 def run(cfg: DictConfig, out_dir: Path) -> dict:
@@ -32,10 +29,10 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
                                              save_json)
     from vlm2_agent.eqa.question import BENCHMARK_VERSION, load_jsonl
 
-    runs = {BENCHMARK_VERSION: dict(data_root=_abs(cfg.data_root), scenes_root=_abs(cfg.scenes_root),
+    runs = {BENCHMARK_VERSION: dict(data_root=abs_path(cfg.data_root), scenes_root=abs_path(cfg.scenes_root),
                                     with_oracle=bool(cfg.oracle), accept_versions=(BENCHMARK_VERSION,))}
     if cfg.compare_root:
-        runs[str(cfg.compare_version)] = dict(data_root=_abs(cfg.compare_root), with_oracle=False,
+        runs[str(cfg.compare_version)] = dict(data_root=abs_path(cfg.compare_root), with_oracle=False,
                                               accept_versions=(str(cfg.compare_version),))
     results, text = {}, []
     for name, kw in runs.items():
@@ -63,7 +60,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
 
 @hydra.main(config_path="pkg://configs", config_name="eqa_audit", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    out_dir = _abs(cfg.out_dir) if cfg.out_dir else Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
+    out_dir = abs_path(cfg.out_dir) if cfg.out_dir else Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     run(cfg, out_dir)
 

@@ -16,11 +16,8 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from vlm2_agent.cli import abs_path
 
-def _abs(path: str) -> str:
-    if hydra.core.hydra_config.HydraConfig.initialized():
-        return hydra.utils.to_absolute_path(path)
-    return path
 
 
 def build_config(cfg: DictConfig):
@@ -38,7 +35,7 @@ def build_config(cfg: DictConfig):
         n = n[eqa["split"]]
     sc = cfg.scene
     return BuildConfig.from_mapping(
-        eqa, num_scenes=n, out_root=_abs(eqa.get("out_root", "data/eqa")), scenes_root=_abs(sc.root),
+        eqa, num_scenes=n, out_root=str(abs_path(eqa.get("out_root", "data/eqa"))), scenes_root=str(abs_path(sc.root)),
         dataset_name=sc.name, num_rooms=sc.num_rooms, write_maps=bool(sc.maps), scene_spec=spec_from_config(sc))
 
 

@@ -17,11 +17,8 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from vlm2_agent.cli import abs_path
 
-def _abs(path: str) -> Path:
-    if hydra.core.hydra_config.HydraConfig.initialized():
-        return Path(hydra.utils.to_absolute_path(path))
-    return Path(path)
 
 
 def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
@@ -33,14 +30,14 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     if (cfg.predictions is None) == (cfg.baseline is None):
         raise ValueError("vlm2-eqa-eval: set exactly one of predictions=<file.jsonl> or "
                          "baseline=chance|frequency|blind")
-    qpath = _abs(cfg.questions) if cfg.questions else _abs(cfg.data_root) / cfg.split / "questions.jsonl"
+    qpath = abs_path(cfg.questions) if cfg.questions else abs_path(cfg.data_root) / cfg.split / "questions.jsonl"
     if not qpath.is_file():
         raise FileNotFoundError(f"questions file {qpath} does not exist; build it with "
                                 f"vlm2-eqa-build eqa.split={cfg.split} or pass questions=<file>")
     questions = load_jsonl(qpath)
     missing: list[str] = []
     if cfg.baseline is not None:
-        tpath = _abs(cfg.train_questions) if cfg.train_questions else _abs(cfg.data_root) / "train" / "questions.jsonl"
+        tpath = abs_path(cfg.train_questions) if cfg.train_questions else abs_path(cfg.data_root) / "train" / "questions.jsonl"
         if not tpath.is_file():
             raise FileNotFoundError(f"train questions {tpath} do not exist (the baselines are fitted on them); "
                                     "build them with vlm2-eqa-build eqa.split=train or pass train_questions=<file>")
@@ -48,7 +45,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         name = cfg.name or str(cfg.baseline)
         source = {"baseline": str(cfg.baseline), "train_questions": str(tpath)}
     else:
-        ppath = _abs(cfg.predictions)
+        ppath = abs_path(cfg.predictions)
         replies, missing = match_predictions(questions, load_predictions(ppath), str(ppath), bool(cfg.allow_missing))
         name = cfg.name or ppath.stem
         source = {"predictions": str(ppath), "missing": len(missing)}
@@ -63,7 +60,7 @@ def main(cfg: DictConfig) -> None:
     from vlm2_agent.logger import make_logger
 
     run_dir = Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
-    out_dir = _abs(cfg.out_dir) if cfg.out_dir else run_dir
+    out_dir = abs_path(cfg.out_dir) if cfg.out_dir else run_dir
     logger = make_logger(cfg.logger, run_dir, OmegaConf.to_container(cfg, resolve=True))
     try:
         r = run(cfg, out_dir)

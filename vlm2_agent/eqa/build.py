@@ -147,7 +147,8 @@ class BuildConfig:
     def question_key(self) -> str:
         """Hash of everything an episode's candidate questions depend on besides its recording."""
         doc = {k: getattr(self, k) for k in ("candidates_per_type", "types", "seed", "gen")}
-        doc["versions"] = {k: versions()[k] for k in ("benchmark", "question_generator")}
+        v = versions()
+        doc["versions"] = {k: v[k] for k in ("benchmark", "question_generator")}
         return hashlib.sha256(json.dumps(doc, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
     def build_key(self) -> str:

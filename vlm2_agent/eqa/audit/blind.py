@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from typing import Sequence
 
@@ -143,8 +144,6 @@ class TextForest(_PerType):
 
 
 def _words(text: str) -> list[str]:
-    import re
-
     return re.findall(r"[a-z]+|\d+", text.lower())
 
 

@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..baselines import make_baseline
-from ..metrics import score_prediction
+from ..metrics import aggregate, score_prediction
 from ..question import Question
 from ..tasks import HORIZONS, VSI_TASKS, VSTI_SUBTYPES, VSTI_TASKS, task_of
 from .baselines import reference_scores
@@ -37,21 +37,18 @@ OVERALL_ROWS = ("VSI overall (8 tasks)", "VSTI overall (5 tasks)", "VSTI overall
 
 
 def task_scores(types: Sequence[str], scores: np.ndarray) -> dict[str, float]:
-    """Task and overall scores from per-question scores (sub-types averaged first)."""
-    per_type: dict[str, list[float]] = defaultdict(list)
-    for t, s in zip(types, scores):
-        per_type[t].append(float(s))
-    sub = {t: float(np.mean(v)) for t, v in per_type.items()}
-    by_task: dict[str, list[float]] = defaultdict(list)
-    for t, s in sub.items():
-        by_task[task_of(t)].append(s)
-    out = {t: float(np.mean(v)) for t, v in by_task.items()}
-    vsi = [out[t] for t in VSI_TASKS if t in out]
-    vsti = [out[t] for t in VSTI_TASKS if t in out]
-    vsti_types = [sub[t] for t in VSTI_SUBTYPES if t in sub]
-    for name, vals in zip(OVERALL_ROWS, (vsi, vsti, vsti_types)):
-        if vals:
-            out[name] = float(np.mean(vals))
+    """Task and overall scores from per-question scores, aggregated as the public code does
+    (:func:`~vlm2_agent.eqa.metrics.aggregate`), plus VSTI over its question types."""
+    table = aggregate({"question_type": t, "score": float(s)} for t, s in zip(types, scores))
+    out: dict[str, float] = {}
+    for bench in ("vsi", "vsti"):
+        if bench in table:
+            out.update(table[bench]["tasks"])
+    if "vsi" in table:
+        out[OVERALL_ROWS[0]] = table["vsi"]["overall"]
+    if "vsti" in table:
+        out[OVERALL_ROWS[1]] = table["vsti"]["overall"]
+        out[OVERALL_ROWS[2]] = float(np.mean(list(table["vsti"]["subtypes"].values())))
     return out
 
 
