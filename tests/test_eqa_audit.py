@@ -171,6 +171,44 @@ def test_bias_pruning_removes_what_the_blind_model_knows(rng):
     assert [q.id for q in again] == [q.id for q in kept]  # deterministic
 
 
+def route_q(i, answer, offered, scene):
+    letter = "ABCD"[zlib.crc32(f"r{i}".encode()) % 4]
+    others = [o for o in offered if o != answer][:3]
+    texts = others[: "ABCD".index(letter)] + [answer] + others["ABCD".index(letter):]
+    return Question(id=f"r{i}", scene_id=scene, episode_id="e", question_type="route_planning",
+                    question="You are a robot beginning at the sofa facing the tv. Go forward until the bed, "
+                             "[please fill in], go forward until the lamp. Which turns?",
+                    ground_truth=letter, frame_range=(0, 8), fps=4.0,
+                    options=[f"{c}. {t}" for c, t in zip("ABCD", texts)], answer=answer)
+
+
+def test_bias_pruning_with_the_train_prior_removes_a_sequence_prior(rng):
+    # "Turn Back" is right most times it is offered: a prior over option texts that the question
+    # text does not reveal, which the per-subject prior fit on train finds
+    seqs = ["Turn Left", "Turn Right", "Turn Back", "Go Straight", "Turn Left, Turn Back"]
+
+    def pool(n, offset):
+        out = []
+        for i in range(n):
+            answer = "Turn Back" if rng.random() < 0.5 else seqs[int(rng.integers(0, 2))]
+            offered = [answer] + [s for s in rng.permutation(seqs) if s != answer]
+            out.append(route_q(offset + i, answer, offered, f"s{offset + i % 10}"))
+        return out
+
+    train, test = pool(400, 0), pool(500, 10_000)
+    from vlm2_agent.eqa.baselines import make_baseline
+
+    prior = make_baseline("blind", train)
+
+    def prior_score(qs):
+        return np.mean([score_prediction(q, prior.predict(q)) for q in qs])
+
+    kept, record = prune_bias(test, PruneConfig(min_per_task=200, fraction=0.2, max_rounds=3, trees=10), fit=train)
+    assert "prior_fit" in record["detectors"] and "bow_tst" in record["detectors"]
+    assert prior_score(test) > 0.45 and prior_score(kept) < prior_score(test) - 0.1
+    assert len(kept) >= 200
+
+
 def test_v1_records_are_refused(tmp_path):
     q = count_q(0, "chair", 2)
     d = q.to_dict()

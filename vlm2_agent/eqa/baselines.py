@@ -115,14 +115,31 @@ class BlindBaseline(_Fitted):
             self._need(q, self.numbers)
             values = self.by_subject.get((t,) + _subject(q)) or self.numbers[t]
             return f"{float(np.mean(values)):.1f}"
+        priors = self.option_priors(q)
+        return max(priors, key=lambda c: (priors[c], -ord(c)))
+
+    def option_priors(self, q: Question) -> dict[str, float]:
+        """Per option letter of a multiple-choice question: how often its text was right when a
+        train question of the type offered it (0 for a text never offered)."""
+        t = q.question_type
         self._need(q, self.answers)
-        texts = _option_text(q)
+        return {letter: self.answers[t][text] / self.offered[t][text] if self.offered[t][text] else 0.0
+                for text, letter in _option_text(q).items()}
 
-        def prior(text: str) -> float:
-            return self.answers[t][text] / self.offered[t][text] if self.offered[t][text] else 0.0
+    def correct_probability(self, questions: Iterable[Question]) -> np.ndarray:
+        """Per question: the prior of the right option over the sum of its options' priors (multiple
+        choice), or the score of the reply (numerical): how sure and right this baseline is."""
+        from .metrics import score_prediction
 
-        best = max(texts, key=lambda s: (prior(s), -ord(texts[s])))
-        return texts[best]
+        out = []
+        for q in questions:
+            if q.is_numerical:
+                out.append(score_prediction(q, self.predict(q)))
+            else:
+                priors = self.option_priors(q)
+                total = sum(priors.values())
+                out.append(priors[q.ground_truth] / total if total > 0 else 1.0 / len(priors))
+        return np.asarray(out, dtype=float)
 
 
 BASELINES = {"chance": ChanceBaseline, "frequency": FrequencyBaseline, "blind": BlindBaseline}

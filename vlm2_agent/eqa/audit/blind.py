@@ -17,8 +17,8 @@ Example:
     ...                question=f"What is the length of the longest dimension of the {c}?",
     ...                ground_truth=g, frame_range=(0, 8), fps=4.0)
     ...       for i, (c, g) in enumerate([("sofa", 200.0), ("lamp", 160.0)] * 10)]
-    >>> TextForest().fit(qs).predict(qs[:2])
-    ['200.0', '160.0']
+    >>> [round(float(r)) for r in TextForest().fit(qs).predict(qs[:2])]
+    [200, 160]
 """
 
 from __future__ import annotations
@@ -74,34 +74,35 @@ class _PerType:
     def correct_probability(self, questions: Sequence[Question]) -> np.ndarray:
         """Per question: the model's probability of the right option (multiple choice) or the score
         of its prediction (numerical): how sure and right the blind model is."""
-        from ..metrics import score_prediction
-
-        out = np.zeros(len(questions))
-        replies = self.predict(questions)
-        for i, (q, r) in enumerate(zip(questions, replies)):
-            if q.is_numerical:
-                out[i] = score_prediction(q, r)
-            else:
-                p = self._option_probs(self._need(q), q)
-                out[i] = p["ABCD".index(q.ground_truth)] / max(p.sum(), 1e-9)
-        return out
+        return self.predict_with_confidence(questions)[1]
 
     def predict(self, questions: Sequence[Question]) -> list[str]:
+        return self.predict_with_confidence(questions)[0]
+
+    def predict_with_confidence(self, questions: Sequence[Question]) -> tuple[list[str], np.ndarray]:
+        """Replies and :meth:`correct_probability` in one pass (each type's options scored in one batch)."""
+        from ..metrics import score_prediction
+
         by_type: dict[str, list[int]] = defaultdict(list)
         for i, q in enumerate(questions):
             by_type[q.question_type].append(i)
-        replies = [""] * len(questions)
+        replies, conf = [""] * len(questions), np.zeros(len(questions))
         for t, idx in by_type.items():
             qs = [questions[i] for i in idx]
             model = self._need(qs[0])
             if qs[0].is_numerical:
                 values = np.exp(self._predict_numeric(model, qs))
-                for i, v in zip(idx, values):
+                for i, q, v in zip(idx, qs, values):
                     replies[i] = f"{float(v):.1f}"
-            else:
-                for i, q in zip(idx, qs):
-                    replies[i] = "ABCD"[int(np.argmax(self._option_probs(model, q)))]
-        return replies
+                    conf[i] = score_prediction(q, replies[i])
+                continue
+            probs = self._option_probs(model, qs)
+            bounds = np.cumsum([0] + [len(q.options) for q in qs])
+            for i, q, a, b in zip(idx, qs, bounds[:-1], bounds[1:]):
+                p = probs[a:b]
+                replies[i] = "ABCD"[int(np.argmax(p))]
+                conf[i] = p["ABCD".index(q.ground_truth)] / max(p.sum(), 1e-9)
+        return replies, conf
 
 
 class TextForest(_PerType):
@@ -136,11 +137,11 @@ class TextForest(_PerType):
                                     n_jobs=1).fit(vec.fit_transform(rows), labels)
         return vec, rf
 
-    def _option_probs(self, model, q: Question) -> np.ndarray:
+    def _option_probs(self, model, qs: Sequence[Question]) -> np.ndarray:
         vec, rf = model
-        proba = rf.predict_proba(vec.transform(_mc_rows(q)))
+        proba = rf.predict_proba(vec.transform([row for q in qs for row in _mc_rows(q)]))
         col = list(rf.classes_).index(1) if 1 in rf.classes_ else None
-        return proba[:, col] if col is not None else np.zeros(len(q.options))
+        return proba[:, col] if col is not None else np.zeros(len(proba))
 
 
 def _words(text: str) -> list[str]:
@@ -194,11 +195,10 @@ class BagOfWords(_PerType):
             return h, None
         return h, LogisticRegression(C=1.0, solver="liblinear").fit(h.transform(rows), labels)
 
-    def _option_probs(self, model, q: Question) -> np.ndarray:
+    def _option_probs(self, model, qs: Sequence[Question]) -> np.ndarray:
         h, lr = model
-        if lr is None:
-            return np.ones(len(q.options))
-        return lr.predict_proba(h.transform([_bow_option_features(q, o) for o in q.options]))[:, 1]
+        rows = [_bow_option_features(q, o) for q in qs for o in q.options]
+        return np.ones(len(rows)) if lr is None else lr.predict_proba(h.transform(rows))[:, 1]
 
 
 BLIND_MODELS = {"forest": TextForest, "bow": BagOfWords}
@@ -225,10 +225,9 @@ def cross_validate(model_name: str, questions: Sequence[Question], folds: int = 
         for train_part, test_part in GroupKFold(folds).split(idx, groups=scenes):
             model = BLIND_MODELS[model_name](seed, trees).fit([questions[idx[j]] for j in train_part])
             held = [questions[idx[j]] for j in test_part]
-            for j, r in zip(test_part, model.predict(held)):
-                replies[idx[j]] = r
-            if with_confidence:
-                conf[[idx[j] for j in test_part]] = model.correct_probability(held)
+            held_replies, held_conf = model.predict_with_confidence(held)
+            for j, r, c in zip(test_part, held_replies, held_conf):
+                replies[idx[j]], conf[idx[j]] = r, c
     return (replies, conf) if with_confidence else replies
 
 

@@ -1,9 +1,10 @@
 """Iterative bias pruning (IBP, Brown et al. 2025): remove what a blind model answers with confidence.
 
-Each round cross-validates the text-only random forest on the split itself (TsT: 5 folds grouped by
-scene, :func:`~.blind.cross_validate`; only the question types that lost questions are refit), adds
-the random forest and bag-of-words models fit on the train split when one is given, and scores
-every task. For every task whose best blind score is
+Each round cross-validates the text-only random forest and bag-of-words models on the split itself
+(TsT: 5 folds grouped by scene, :func:`~.blind.cross_validate`; only the question types that lost
+questions are refit), adds the random forest, the bag-of-words model and the per-subject prior
+(:class:`~vlm2_agent.eqa.baselines.BlindBaseline`) fit on the train split when one is given, and
+scores every task. For every task whose best blind score is
 above its reference (chance as the expected multiple-choice score, or the best constant answer of
 the split for numbers) by more than ``tolerance``, the ``fraction`` of its questions the blind
 models are most sure of (the probability they give the right option, or the score of their
@@ -28,6 +29,9 @@ from ..question import Question
 from .baselines import reference_scores
 from .blind import cross_validate
 from .report import task_scores
+
+
+TST_DETECTORS = ("forest", "bow")  # blind models cross-validated on the split every round
 
 
 @dataclass(frozen=True)
@@ -57,19 +61,21 @@ def prune_bias(questions: Sequence[Question], config: PruneConfig | None = None,
                fit: Sequence[Question] | None = None,
                keep_rules: Callable[[list[Question]], list[Question]] | None = None) -> tuple[list[Question], dict[str, Any]]:
     """The questions left after IBP, and the record of its rounds. With ``fit`` (the train split's
-    questions), the random forest and the bag-of-words model fit on it are detectors too: on a set
-    balanced as a whole, TsT folds see the opposite of their held-out imbalance and score below
-    chance, while a model fit on other scenes finds the interactions that balancing each key alone
-    leaves (a pair of categories, a sequence of turns). ``keep_rules(questions)`` re-applies rules
+    questions), the random forest, the bag-of-words model and the per-subject prior fit on it are
+    detectors too: on a set balanced as a whole, TsT folds see the opposite of their held-out
+    imbalance and score below chance, while a model fit on other scenes finds the interactions that
+    balancing each key alone leaves (a pair of categories, a sequence of turns). ``keep_rules(questions)`` re-applies rules
     that removals can upset (the count cap) after every round; a round that would take a task
     below ``min_per_task`` that way removes less."""
+    from ..baselines import make_baseline
     from ..metrics import score_prediction
     from .blind import BLIND_MODELS
 
     cfg = config or PruneConfig()
     kept = list(questions)
     record: dict[str, Any] = {"config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__}, "rounds": [],
-                              "detectors": ["forest_tst"] + ([f"{m}_fit" for m in BLIND_MODELS] if fit else []),
+                              "detectors": [f"{m}_tst" for m in TST_DETECTORS]
+                              + ([f"{m}_fit" for m in BLIND_MODELS] + ["prior_fit"] if fit else []),
                               "fit_questions": len(fit) if fit else 0}
     if not cfg.enabled or len({q.scene_id for q in kept}) < cfg.folds:
         record["skipped"] = "disabled" if not cfg.enabled else f"fewer than {cfg.folds} scenes"
@@ -81,17 +87,19 @@ def prune_bias(questions: Sequence[Question], config: PruneConfig | None = None,
         for name, kind in BLIND_MODELS.items():
             model = kind(cfg.seed, cfg.trees) if name == "forest" else kind(cfg.seed)
             model.fit(fit)
-            replies, conf = model.predict(ask), model.correct_probability(ask)
+            replies, conf = model.predict_with_confidence(ask)
             fixed[f"{name}_fit"] = {q.id: (score_prediction(q, a), c) for q, a, c in zip(ask, replies, conf)}
-    cache: dict[str, tuple[float, float]] = {}  # TsT: question id -> (score, confidence)
+        prior = make_baseline("blind", fit)
+        conf = prior.correct_probability(ask)
+        fixed["prior_fit"] = {q.id: (score_prediction(q, prior.predict(q)), c) for q, c in zip(ask, conf)}
+    tst: dict[str, dict[str, tuple[float, float]]] = {m: {} for m in TST_DETECTORS}  # id -> (score, confidence)
     stale = {q.question_type for q in kept}
     for r in range(cfg.max_rounds + 1):
         redo = [q for q in kept if q.question_type in stale]
-        if redo:
-            replies, conf = cross_validate("forest", redo, cfg.folds, cfg.seed, with_confidence=True,
-                                           trees=cfg.trees)
-            cache.update({q.id: (score_prediction(q, a), c) for q, a, c in zip(redo, replies, conf)})
-        detectors = {"forest_tst": cache, **fixed}
+        for name in TST_DETECTORS if redo else ():
+            replies, conf = cross_validate(name, redo, cfg.folds, cfg.seed, with_confidence=True, trees=cfg.trees)
+            tst[name].update({q.id: (score_prediction(q, a), c) for q, a, c in zip(redo, replies, conf)})
+        detectors = {**{f"{m}_tst": table for m, table in tst.items()}, **fixed}
         types = [q.question_type for q in kept]
         ref = task_scores(types, reference_scores(kept, kept))
         tasks = defaultdict(list)
