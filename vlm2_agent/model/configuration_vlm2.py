@@ -64,6 +64,12 @@ class VLM2Config(PreTrainedConfig):
         entry_grid: a memory entry is a frame's token grid average-pooled to entry_grid x entry_grid.
         geometry_loss_weight: weight of the learned point-map loss in the training loss.
         max_new_tokens: greedy decoding length cap of `answer`.
+        share_prefix: training step of the LM: True encodes each video's memory prefix once and
+            shares its keys and values across the video's questions, with logits at label positions
+            only; False gives every question its own copy of the prefix (the same loss, slower; kept
+            as the reference the fast step is checked against).
+        answer_buckets: with ``share_prefix``, a step's questions run in at most this many groups
+            of similar token length, so that short questions are not padded to the longest.
         vision_model_path, text_model_path: where pretrained towers came from (provenance only).
     """
 
@@ -93,6 +99,8 @@ class VLM2Config(PreTrainedConfig):
     entry_grid: int = 2
     geometry_loss_weight: float = 1.0
     max_new_tokens: int = 8
+    share_prefix: bool = True
+    answer_buckets: int = 3
     vision_model_path: str | None = None
     text_model_path: str | None = None
     tie_word_embeddings: bool = False
@@ -112,7 +120,7 @@ class VLM2Config(PreTrainedConfig):
         self._choice("fusion", FUSION_MODES)
         self._choice("memory_mode", MEMORY_MODES)
         for name in ("hidden_size", "geometry_dim", "num_heads", "working_memory_size",
-                     "episodic_memory_size", "uniform_frames", "entry_grid", "max_new_tokens"):
+                     "episodic_memory_size", "uniform_frames", "entry_grid", "max_new_tokens", "answer_buckets"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"VLM2Config.{name}={getattr(self, name)!r} must be a positive integer")
         if self.hidden_size % self.num_heads:

@@ -60,6 +60,44 @@ def _position_ids(mask: torch.Tensor) -> torch.Tensor:
     return (mask.long().cumsum(-1) - 1).clamp(min=0)
 
 
+def length_buckets(lengths: Sequence[int], max_buckets: int) -> list[list[int]]:
+    """Indices of ``lengths`` split into at most ``max_buckets`` groups of neighbouring lengths that
+    minimise the padded total (sum over groups of size x longest), by dynamic programming over the
+    sorted lengths; groups and their members in ascending order of length.
+
+    Example:
+        >>> length_buckets([30, 8, 9, 31, 10], 2)
+        [[1, 2, 4], [0, 3]]
+    """
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    n, k = len(order), max(1, min(max_buckets, len(order)))
+    cost = [[0.0] * (n + 1) for _ in range(k + 1)]
+    cut = [[0] * (n + 1) for _ in range(k + 1)]
+    for j in range(1, n + 1):
+        cost[1][j] = j * lengths[order[j - 1]]
+    for b in range(2, k + 1):
+        for j in range(1, n + 1):
+            best, arg = cost[b - 1][j], j
+            for i in range(1, j):
+                c = cost[b - 1][i] + (j - i) * lengths[order[j - 1]]
+                if c < best:
+                    best, arg = c, i
+            cost[b][j], cut[b][j] = best, arg
+    groups, j = [], n
+    for b in range(k, 1, -1):
+        i = cut[b][j]
+        if i < j:
+            groups.append(order[i:j])
+        j = i
+    groups.append(order[:j])
+    return [g for g in reversed(groups) if g]
+
+
+def _cache_keyword(module: nn.Module) -> str:
+    """transformers 5 renamed ``past_key_values`` to ``cache``; accept both so 4.5x keeps working."""
+    return "cache" if "cache" in inspect.signature(module.forward).parameters else "past_key_values"
+
+
 class VLM2PreTrainedModel(PreTrainedModel):
     config_class = VLM2Config
     base_model_prefix = "vlm2"
@@ -236,21 +274,64 @@ class VLM2Model(VLM2PreTrainedModel):
         state = self.init_memory(b)
         self.observe(state, pixel_values, geometry)
         prefix, pmask = self.memory_prefix(state)
-        prefix, pmask = prefix[video_index], pmask[video_index]
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
+        if self.config.share_prefix:
+            lm_loss, logits = self._answer_loss_shared(prefix, pmask, video_index, input_ids, attention_mask, labels)
+        else:
+            lm_loss, logits = self._answer_loss_full(prefix, pmask, video_index, input_ids, attention_mask, labels)
+        geo_loss = self._geometry_loss(pixel_values, geometry)
+        loss = lm_loss
+        if loss is not None and geo_loss is not None:
+            loss = loss + self.config.geometry_loss_weight * geo_loss
+        return VLM2Output(loss=loss, lm_loss=lm_loss, geometry_loss=geo_loss, logits=logits)
+
+    def _answer_loss_full(self, prefix, pmask, video_index, input_ids, attention_mask, labels):
+        """Reference answer step: every question carries its own copy of the memory prefix, and the
+        LM computes logits at every position (``share_prefix=False``)."""
+        prefix, pmask = prefix[video_index], pmask[video_index]
         embeds = torch.cat([prefix, self.lm.get_input_embeddings()(input_ids).to(prefix.dtype)], dim=1)
         mask = torch.cat([pmask.long(), attention_mask.long()], dim=1)
         full_labels = None
         if labels is not None:
             full_labels = torch.cat([torch.full(pmask.shape, -100, device=labels.device, dtype=labels.dtype), labels], dim=1)
         out = self.lm(inputs_embeds=embeds, attention_mask=mask, position_ids=_position_ids(mask), labels=full_labels)
-        geo_loss = self._geometry_loss(pixel_values, geometry)
-        loss = out.loss
-        if loss is not None and geo_loss is not None:
-            loss = loss + self.config.geometry_loss_weight * geo_loss
-        return VLM2Output(loss=loss, lm_loss=out.loss, geometry_loss=geo_loss, logits=out.logits)
+        return out.loss, out.logits
 
+    def _answer_loss_shared(self, prefix, pmask, video_index, input_ids, attention_mask, labels):
+        """The same loss as :meth:`_answer_loss_full`, cheaper: each video's memory prefix goes through
+        the LM once and its keys and values are shared by all of its questions; questions run in up
+        to ``config.answer_buckets`` groups of similar length (less padding); the LM head runs at
+        label positions only. Returns (loss, None), or without labels (None, logits (Q, L, V))."""
+        from transformers import DynamicCache
+
+        cache_kw = _cache_keyword(self.lm.base_model)
+        pmask = pmask.long()
+        pre = self.lm.base_model(inputs_embeds=prefix, attention_mask=pmask, position_ids=_position_ids(pmask),
+                                 use_cache=True)
+        prefix_kv = [tuple(layer[:2]) for layer in getattr(pre, cache_kw)]
+        lengths = attention_mask.long().sum(-1)
+        groups = length_buckets(lengths.tolist(), self.config.answer_buckets if labels is not None else 1)
+        head = self.lm.get_output_embeddings()
+        total, count = None, 0
+        for rows in groups:
+            idx = torch.as_tensor(rows, device=input_ids.device)
+            width = int(lengths[idx].max())
+            vid, amask = video_index[idx], attention_mask[idx, :width].long()
+            cache = DynamicCache([(k[vid], v[vid]) for k, v in prefix_kv])
+            hidden = self.lm.base_model(
+                inputs_embeds=self.lm.get_input_embeddings()(input_ids[idx, :width]).to(prefix.dtype),
+                attention_mask=torch.cat([pmask[vid], amask], dim=1),
+                position_ids=pmask.sum(-1, keepdim=True)[vid] + _position_ids(amask),
+                use_cache=True, **{cache_kw: cache}).last_hidden_state
+            if labels is None:
+                return None, head(hidden)
+            targets = labels[idx, 1:width]
+            keep = targets != -100
+            part = F.cross_entropy(head(hidden[:, :-1][keep]).float(), targets[keep], reduction="sum")
+            total = part if total is None else total + part
+            count += int(keep.sum())
+        return total / max(count, 1), None
     def _geometry_loss(self, pixel_values: torch.Tensor, geometry: GeometryInput | None) -> torch.Tensor | None:
         """Point-map supervision of the learned geometry net, when depth + intrinsics are given."""
         if not isinstance(self.geometry, LearnedGeometry) or geometry is None or "depth" not in geometry:
@@ -275,8 +356,7 @@ class VLM2Model(VLM2PreTrainedModel):
         mask = torch.cat([pmask.long(), batch["attention_mask"]], dim=1)
         pos = _position_ids(mask)
         out = self.lm(inputs_embeds=embeds, attention_mask=mask, position_ids=pos, use_cache=True)
-        # transformers 5 renamed past_key_values -> cache; accept both so 4.5x keeps working
-        cache_kw = "cache" if "cache" in inspect.signature(self.lm.forward).parameters else "past_key_values"
+        cache_kw = _cache_keyword(self.lm)
         eos, steps = tokenizer.eos_token_id, max_new_tokens or self.config.max_new_tokens
         tokens, done = [], torch.zeros(len(questions), dtype=torch.bool, device=prefix.device)
         for i in range(steps):
