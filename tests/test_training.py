@@ -169,3 +169,65 @@ def test_one_process_gloo_ddp_matches_a_plain_run(data_root, tmp_path):
     plain.fit()
     for k, v in plain.model.state_dict().items():
         torch.testing.assert_close(ddp.model.state_dict()[k], v, rtol=1e-5, atol=1e-6)
+
+
+def _stage1_model(tmp_path: Path) -> Path:
+    """A 'stage-1' perception: a VLM2 of the tiny settings with its perception weights moved off
+    their initial values (so that copying it into a fresh model is visible)."""
+    from vlm2_agent.model.configuration_vlm2 import config_from_hydra
+    from vlm2_agent.model import VLM2Model
+    from vlm2_agent.training.features import perception_state
+
+    torch.manual_seed(7)
+    model = VLM2Model(config_from_hydra(OmegaConf.create(TINY_MODEL), OmegaConf.create(MEMORY)))
+    with torch.no_grad():
+        for t in perception_state(model).values():
+            t.add_(0.01 * torch.randn_like(t) if t.is_floating_point() else 0)
+    model.save_pretrained(tmp_path / "stage1")
+    return tmp_path / "stage1"
+
+
+def test_feature_cache_is_bit_identical_to_a_direct_forward_pass(data_root, tmp_path):
+    from vlm2_agent.training.features import FeatureCache, build_feature_cache, perception_key
+
+    tr = _trainer(data_root, tmp_path / "run", perception=str(_stage1_model(tmp_path)),
+                  feature_cache=str(tmp_path / "features"))
+    model, videos = tr.model, tr.train_ds.videos
+    cache = FeatureCache.open(tmp_path / "features" / "train" / perception_key(model, 4))
+    assert set(cache.meta["episodes"]) == set(LENGTHS) and cache.coords is not None
+    model.eval()
+    with torch.no_grad():
+        for i, eid in enumerate(videos.episode_ids):
+            item = videos[i]
+            state = model.init_memory(1)
+            fused, coords = model.encode_for_memory(state, item.frames[None], {k: v[None] for k, v in item.geometry.items()})
+            cached, cached_coords = cache.episode(eid)
+            assert torch.equal(cached, fused[0]) and torch.equal(cached_coords, coords[0]), eid
+    # an existing cache is reopened, not rebuilt; the stage-1 perception is frozen
+    assert build_feature_cache(model, videos, tmp_path / "features" / "train").root == cache.root
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    assert frozen and all(n.split(".")[0] in ("vision", "vision_proj", "geometry", "a3pi", "vaga", "fusion")
+                          for n in frozen)
+    batch = tr.batch_at(0)
+    assert "features" in batch and "pixel_values" not in batch
+
+
+def test_stage3_run_resumed_mid_way_ends_with_the_same_weights(data_root, tmp_path):
+    stage1 = str(_stage1_model(tmp_path))
+    kw = {"perception": stage1, "feature_cache": str(tmp_path / "features")}
+    full = _trainer(data_root, tmp_path / "full", **kw)
+    full.fit()
+    first = _trainer(data_root, tmp_path / "split", stop_after=3, **kw)
+    first.fit()
+    second = _trainer(data_root, tmp_path / "split", **kw)
+    assert second.fit()["step"] == 6
+    a, b, mid = full.model.state_dict(), second.model.state_dict(), first.model.state_dict()
+    assert [k for k in a if not torch.equal(a[k], mid[k])]
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    # the perception never moves in stage 3
+    from vlm2_agent.model import VLM2Model
+    from vlm2_agent.training.features import perception_state
+
+    for k, v in perception_state(VLM2Model.from_pretrained(stage1)).items():
+        assert torch.equal(a[k], v), k

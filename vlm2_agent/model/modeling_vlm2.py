@@ -208,6 +208,11 @@ class VLM2Model(VLM2PreTrainedModel):
     def observe(self, state: MemoryState, frames: torch.Tensor, geometry: GeometryInput | None = None) -> torch.Tensor:
         """Feed one frame (B, 3, H, W) or a few (B, T, 3, H, W) per episode; returns the last M_t."""
         fused, coords = self.encode_for_memory(state, frames, geometry)
+        return self.observe_encoded(state, fused, coords)
+
+    def observe_encoded(self, state: MemoryState, fused: torch.Tensor, coords: torch.Tensor | None = None) -> torch.Tensor:
+        """Write already encoded frames to memory: H_t (B, T, N, D) and entry centroids (B, T, k, 4)
+        or None, as :meth:`encode_for_memory` (or a feature cache) gives them; returns the last M_t."""
         for i in range(fused.shape[1]):
             m = self.memory.step(fused[:, i], state, None if coords is None else coords[:, i])
         return m
@@ -255,24 +260,32 @@ class VLM2Model(VLM2PreTrainedModel):
         return self.projector(tokens + self.segment_embed(segment)), mask
 
     # --------------------------------------------------------------- training
-    def forward(self, pixel_values: torch.Tensor, input_ids: torch.Tensor, labels: torch.Tensor | None = None,
-                attention_mask: torch.Tensor | None = None, geometry: GeometryInput | None = None,
-                video_index: torch.Tensor | None = None) -> VLM2Output:
+    def forward(self, pixel_values: torch.Tensor | None = None, input_ids: torch.Tensor | None = None,
+                labels: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
+                geometry: GeometryInput | None = None, video_index: torch.Tensor | None = None,
+                features: torch.Tensor | None = None, coords: torch.Tensor | None = None) -> VLM2Output:
         """Training / scoring forward over whole videos.
 
         pixel_values: (B, T, 3, H, W) videos; geometry: dict of (B, T, ...) tensors; input_ids /
         labels / attention_mask: (Q, L) from `tokenizer.training_batch`; video_index: (Q,) video of
         each question (default: question i is about video i). Each video is encoded once, streamed
         through the memory, and its final memory prefix is shared by all of its questions.
+        ``features`` (B, T, N, D) and ``coords`` (B, T, k, 4), from a feature cache, replace
+        ``pixel_values`` and ``geometry``: the perception is skipped (stage 3 of training).
         """
-        b = pixel_values.shape[0]
+        if (pixel_values is None) == (features is None) or input_ids is None:
+            raise ValueError("forward: pass input_ids and exactly one of pixel_values or features")
+        b = (pixel_values if features is None else features).shape[0]
         q = input_ids.shape[0]
         if video_index is None:
             if q != b:
                 raise ValueError(f"forward: {q} questions for {b} videos; pass video_index (Q,) to map them")
             video_index = torch.arange(b, device=input_ids.device)
         state = self.init_memory(b)
-        self.observe(state, pixel_values, geometry)
+        if features is None:
+            self.observe(state, pixel_values, geometry)
+        else:
+            self.observe_encoded(state, features.to(self.vision_proj.weight.device), coords)
         prefix, pmask = self.memory_prefix(state)
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
@@ -280,7 +293,7 @@ class VLM2Model(VLM2PreTrainedModel):
             lm_loss, logits = self._answer_loss_shared(prefix, pmask, video_index, input_ids, attention_mask, labels)
         else:
             lm_loss, logits = self._answer_loss_full(prefix, pmask, video_index, input_ids, attention_mask, labels)
-        geo_loss = self._geometry_loss(pixel_values, geometry)
+        geo_loss = None if features is not None else self._geometry_loss(pixel_values, geometry)
         loss = lm_loss
         if loss is not None and geo_loss is not None:
             loss = loss + self.config.geometry_loss_weight * geo_loss

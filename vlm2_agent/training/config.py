@@ -30,6 +30,9 @@ class TrainConfig:
         bf16: bf16 autocast on CUDA (ignored on CPU).
         eval_every: evaluate on ``val_split`` every N steps (0: only at the end); eval_max_episodes
             caps those periodic evaluations; the final test evaluation uses every episode.
+        perception: stage 3: the folder of a stage-1 model (``experiments/train_stage1.py``); its
+            perception is copied in and frozen, and every split is read from a feature cache.
+        feature_cache: where the caches live (``null``: ``<data_root>/features``).
     """
 
     name: str = "default"
@@ -60,6 +63,8 @@ class TrainConfig:
     eval_max_episodes: int | None = 12
     find_unused_parameters: bool = True
     progress: bool = True
+    perception: str | None = None
+    feature_cache: str | None = None
 
     @classmethod
     def from_mapping(cls, d: Mapping[str, Any]) -> TrainConfig:

@@ -74,6 +74,18 @@ class VideoItem:
         return {"depth": self.depth, "intrinsics": self.intrinsics, "cam_to_world": self.cam_to_world}
 
 
+@dataclass
+class FeatureItem:
+    """One episode's cached perception output (stage 3): H_t (T, N, D), entry centroids (T, k, 4)
+    or None, and its questions (see :mod:`vlm2_agent.training.features`)."""
+
+    episode_id: str
+    fused: torch.Tensor
+    coords: torch.Tensor | None
+    questions: list[Question]
+    frame_indices: np.ndarray
+
+
 class EpisodeVideoDataset(Dataset):
     """Episodes of one split (one store folder) as :class:`VideoItem` s, sorted by episode id.
 
@@ -126,16 +138,18 @@ class EpisodeVideoDataset(Dataset):
         return item
 
 
-def collate(items: Sequence[VideoItem], tokenizer, questions_per_video: int | None = None,
+def collate(items: Sequence[VideoItem | FeatureItem], tokenizer, questions_per_video: int | None = None,
             rng: np.random.Generator | None = None) -> dict:
     """One model batch: videos (B, T, ...) stacked, questions of all videos concatenated with
     ``video_index`` (Q,) naming each one's video. With ``questions_per_video`` set, that many
     questions per video are drawn without replacement by ``rng`` (all of them when fewer).
+    :class:`FeatureItem` s give ``features`` and ``coords`` in place of ``pixel_values`` and
+    ``geometry``.
 
     Videos of one batch must have the same number of frames (the model streams them in lockstep);
     use one video per step (the default) or batch by horizon.
     """
-    lengths = {it.frames.shape[0] for it in items}
+    lengths = {len(it.frame_indices) for it in items}
     if len(lengths) != 1:
         raise ValueError(f"collate: videos have different frame counts {sorted(lengths)}; "
                          "use videos_per_step=1 or group videos by length")
@@ -150,10 +164,15 @@ def collate(items: Sequence[VideoItem], tokenizer, questions_per_video: int | No
     if not questions:
         raise ValueError(f"collate: episodes {[it.episode_id for it in items]} have no questions")
     batch = training_batch(tokenizer, [q.prompt() for q in questions], [answer_text(q) for q in questions])
+    batch["video_index"] = torch.tensor(video_index)
+    if isinstance(items[0], FeatureItem):
+        batch["features"] = torch.stack([it.fused for it in items])
+        if items[0].coords is not None:
+            batch["coords"] = torch.stack([it.coords for it in items])
+        return batch
     batch.update(
         pixel_values=torch.stack([it.frames for it in items]),
         geometry={k: torch.stack([it.geometry[k] for it in items]) for k in ("depth", "intrinsics", "cam_to_world")},
-        video_index=torch.tensor(video_index),
     )
     return batch
 
@@ -168,5 +187,5 @@ def tokenizer_texts(datasets: Sequence[EpisodeVideoDataset]) -> list[str]:
     return texts
 
 
-__all__ = ["EpisodeVideoDataset", "VideoItem", "answer_text", "collate", "intrinsics_from_hfov",
+__all__ = ["EpisodeVideoDataset", "FeatureItem", "VideoItem", "answer_text", "collate", "intrinsics_from_hfov",
            "subsample_indices", "tokenizer_texts"]

@@ -21,7 +21,7 @@ from vlm2_agent.eqa.question import Question
 from vlm2_agent.model.device import autocast_context
 from vlm2_agent.model.memory import MemoryState
 
-from .data import EpisodeVideoDataset, VideoItem
+from .data import EpisodeVideoDataset, FeatureItem, VideoItem
 
 
 def repeat_state(state: MemoryState, n: int) -> MemoryState:
@@ -40,15 +40,19 @@ def repeat_state(state: MemoryState, n: int) -> MemoryState:
 
 
 @torch.no_grad()
-def answer_item(model, tokenizer, item: VideoItem, question_batch: int = 128) -> list[str]:
+def answer_item(model, tokenizer, item: VideoItem | FeatureItem, question_batch: int = 128) -> list[str]:
     """Stream one video into a fresh memory, then answer all of its questions from copies of it."""
     device = next(model.parameters()).device
-    use_geometry = getattr(model.config, "geometry_source", "none") == "oracle"
-    geo = {k: v[None].to(device) for k, v in item.geometry.items()} if use_geometry else None
     replies: list[str] = []
     with autocast_context(device):
         state = model.init_memory(1)
-        model.observe(state, item.frames[None].to(device), geo)
+        if isinstance(item, FeatureItem):
+            model.observe_encoded(state, item.fused[None].to(device),
+                                  None if item.coords is None else item.coords[None].to(device))
+        else:
+            use_geometry = getattr(model.config, "geometry_source", "none") == "oracle"
+            geo = {k: v[None].to(device) for k, v in item.geometry.items()} if use_geometry else None
+            model.observe(state, item.frames[None].to(device), geo)
         for s in range(0, len(item.questions), question_batch):
             chunk = item.questions[s:s + question_batch]
             replies += model.generate_answers(repeat_state(state, len(chunk)), tokenizer, [q.prompt() for q in chunk])

@@ -32,6 +32,8 @@ import torch.nn.functional as F
 
 from vlm2_agent.training.data import intrinsics_from_hfov
 
+INSTANCE_STRIDE = 100_000  # global instance label = scene index * stride + the scene's instance id
+
 
 def patch_labels(semantic: np.ndarray, category_of: Mapping[int, int], grid: int, min_fraction: float = 0.25) -> np.ndarray:
     """(H, W) instance ids -> (grid, grid) labels: 1 + the category index (``category_of`` maps an
@@ -58,7 +60,10 @@ def patch_labels(semantic: np.ndarray, category_of: Mapping[int, int], grid: int
 @dataclass
 class SemanticFrames:
     """Rendered views: ``rgb`` (N, H, W, 3) uint8, ``depth`` (N, H, W) m, ``cam_to_world`` (N, 4, 4),
-    ``ref_pose`` (N, 4, 4) (the frame's scene reference), ``labels`` (N, g, g) and the camera ``hfov``."""
+    ``ref_pose`` (N, 4, 4) (the frame's scene reference), ``labels`` (N, g, g) and the camera ``hfov``;
+    for dense training also ``instances`` (N, g, g) (the object instance covering most of each
+    patch, as ``scene * INSTANCE_STRIDE + instance id``; 0 = none), ``patch_depth`` (N, g, g) (mean
+    valid depth per patch, 0 where none) and ``scene`` (N,) (index of the view's scene)."""
 
     rgb: np.ndarray
     depth: np.ndarray
@@ -66,6 +71,9 @@ class SemanticFrames:
     ref_pose: np.ndarray
     labels: np.ndarray
     hfov: float
+    instances: np.ndarray | None = None
+    patch_depth: np.ndarray | None = None
+    scene: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.rgb)
@@ -94,8 +102,9 @@ def render_frames(split: str, num_scenes: int, views_per_scene: int, grid: int, 
                                               "sim": {"resolution": (resolution, resolution)}, "max_cached_scenes": 2})
     base = env.unwrapped
     rng = np.random.default_rng(seed)
-    out: dict[str, list] = {k: [] for k in ("rgb", "depth", "cam_to_world", "ref_pose", "labels")}
-    for key in tqdm(base.source.keys()[:num_scenes], desc=f"views[{split}]", disable=not progress):
+    keys = ("rgb", "depth", "cam_to_world", "ref_pose", "labels", "instances", "patch_depth", "scene")
+    out: dict[str, list] = {k: [] for k in keys}
+    for s, key in enumerate(tqdm(base.source.keys()[:num_scenes], desc=f"views[{split}]", disable=not progress)):
         ref = None
         for _ in range(views_per_scene):
             obs, _ = env.reset(seed=int(rng.integers(2**31)), options={"scene": key})
@@ -103,15 +112,35 @@ def render_frames(split: str, num_scenes: int, views_per_scene: int, grid: int, 
                 obs, *_ = env.step(int(a))
             pose = base.camera_to_world("depth")
             ref = pose if ref is None else ref
-            category_of = {int(o.instance_id): cats[o.category] for o in base.scene.objects if o.category in cats}
+            objects = [o for o in base.scene.objects if o.category in cats]
+            category_of = {int(o.instance_id): cats[o.category] for o in objects}
+            semantic = np.asarray(obs["semantic"]).reshape(resolution, resolution)
+            depth = np.asarray(obs["depth"], np.float32).reshape(resolution, resolution)
+            instance = patch_labels(semantic, {int(o.instance_id): int(o.instance_id) - 1 for o in objects}, grid)
             out["rgb"].append(obs["rgb"][..., :3])
-            out["depth"].append(np.asarray(obs["depth"], np.float32).reshape(resolution, resolution))
+            out["depth"].append(depth)
             out["cam_to_world"].append(pose.astype(np.float32))
             out["ref_pose"].append(ref.astype(np.float32))
-            out["labels"].append(patch_labels(np.asarray(obs["semantic"]).reshape(resolution, resolution), category_of, grid))
+            out["labels"].append(patch_labels(semantic, category_of, grid))
+            out["instances"].append(np.where(instance > 0, s * INSTANCE_STRIDE + instance, 0))
+            out["patch_depth"].append(patch_mean_depth(depth, grid))
+            out["scene"].append(s)
     hfov = next(s.hfov for s in base.sim_config.sensors if s.type == "depth")
     env.close()
-    return SemanticFrames(*(np.stack(out[k]) for k in ("rgb", "depth", "cam_to_world", "ref_pose", "labels")), hfov=float(hfov))
+    arrays = {k: np.stack(out[k]) if k != "scene" else np.asarray(out[k]) for k in keys}
+    return SemanticFrames(**arrays, hfov=float(hfov))
+
+
+def patch_mean_depth(depth: np.ndarray, grid: int) -> np.ndarray:
+    """(H, W) metres -> (grid, grid) mean of the valid (> 0) depths of each patch, 0 where none.
+
+    >>> patch_mean_depth(np.array([[1., 3, 0, 0], [1, 3, 0, 2], [0, 0, 5, 5], [0, 0, 5, 5]]), 2).tolist()
+    [[2.0, 2.0], [0.0, 5.0]]
+    """
+    h, w = depth.shape
+    patches = depth.reshape(grid, h // grid, grid, w // grid).transpose(0, 2, 1, 3).reshape(grid, grid, -1)
+    valid = patches > 0
+    return np.where(valid.any(-1), (patches * valid).sum(-1) / np.maximum(valid.sum(-1), 1), 0.0).astype(np.float32)
 
 
 def semantic_head(model, num_categories: int) -> torch.nn.Linear:
@@ -170,6 +199,6 @@ def train_semantic(model, frames: SemanticFrames, num_categories: int, steps: in
     return head.eval(), losses
 
 
-__all__ = ["patch_labels", "SemanticFrames", "render_frames", "semantic_head", "patch_logits", "patch_accuracy",
+__all__ = ["INSTANCE_STRIDE", "patch_labels", "patch_mean_depth", "SemanticFrames", "render_frames", "semantic_head", "patch_logits", "patch_accuracy",
            "train_semantic"]
 

@@ -41,6 +41,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import EpisodeVideoDataset, collate, tokenizer_texts
 from .evaluation import answer_dataset
+from .features import EpisodeFeatureDataset, build_feature_cache
 
 
 def warmup_cosine(warmup: int, total: int, min_ratio: float):
@@ -114,6 +115,26 @@ def export_questions(dataset: EpisodeVideoDataset, path: str | Path) -> Path:
     return path
 
 
+def load_perception(model: VLM2Model, path: str | Path) -> None:
+    """Copy the perception (the modules that make H_t) of the stage-1 model saved at ``path``
+    into ``model`` and freeze it; the settings that shape H_t must match."""
+    from .features import PERCEPTION_SETTINGS, perception_state, vision_architecture
+
+    source = VLM2Model.from_pretrained(str(path))
+    for name in PERCEPTION_SETTINGS:
+        if getattr(source.config, name) != getattr(model.config, name):
+            raise ValueError(f"train.perception={path}: its {name}={getattr(source.config, name)!r} differs from the "
+                             f"model's {getattr(model.config, name)!r}; train stage 1 with the same model settings")
+    if vision_architecture(source.config) != vision_architecture(model.config):
+        raise ValueError(f"train.perception={path}: its vision_config differs from the model's; train stage 1 with "
+                         "the same model group")
+    state = perception_state(source)
+    model.load_state_dict(state, strict=False)
+    for name, p in model.named_parameters():
+        if name in state:
+            p.requires_grad_(False)
+
+
 class Trainer:
     """Owns the data, model, optimiser and run folder of one training run."""
 
@@ -133,13 +154,22 @@ class Trainer:
         text_path = model_cfg.get("text_model_path") if hasattr(model_cfg, "get") else None
         self.tokenizer = make_tokenizer(tokenizer_texts([self.train_ds]), cfg.tokenizer_vocab_size, text_path)
         self.model = build_model(model_cfg, memory_cfg, self.tokenizer).to(self.device).train()
+        if cfg.perception is not None:  # stage 3: a frozen stage-1 perception, its features cached
+            load_perception(self.model, cfg.perception)
+            cache_root = Path(cfg.feature_cache or root / "features")
+            self.train_ds, self.val_ds, self.test_ds = (
+                None if ds is None else EpisodeFeatureDataset(ds, build_feature_cache(
+                    self.model, ds, cache_root / Path(ds.store.root).parent.name, progress=cfg.progress))
+                for ds in (self.train_ds, self.val_ds, self.test_ds))
+            self.model.train()
         self.ddp_model = self.model
         if torch.distributed.is_initialized():  # torchrun (or a 1-process group, as in the tests)
             self.ddp_model = torch.nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
                 find_unused_parameters=cfg.find_unused_parameters)
-        decay = [p for n, p in self.model.named_parameters() if p.ndim >= 2]
-        no_decay = [p for n, p in self.model.named_parameters() if p.ndim < 2]
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        decay = [p for p in trainable if p.ndim >= 2]
+        no_decay = [p for p in trainable if p.ndim < 2]
         self.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=cfg.betas)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -180,7 +210,8 @@ class Trainer:
 
     def _to_device(self, batch: dict) -> dict:
         out = {k: v.to(self.device) for k, v in batch.items() if isinstance(v, torch.Tensor)}
-        out["geometry"] = {k: v.to(self.device) for k, v in batch["geometry"].items()}
+        if "geometry" in batch:
+            out["geometry"] = {k: v.to(self.device) for k, v in batch["geometry"].items()}
         return out
 
     # ------------------------------------------------------------------ loop
@@ -190,12 +221,13 @@ class Trainer:
             out = self.ddp_model(**batch)
         self.optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        grad_norm = torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad],
+                                                   self.cfg.grad_clip)
         self.optimizer.step()
         self.scheduler.step()
         row = {"loss": out.loss.item(), "lm_loss": out.lm_loss.item(), "grad_norm": float(grad_norm),
                "lr": self.scheduler.get_last_lr()[0], "questions": int(batch["input_ids"].shape[0]),
-               "frames": int(batch["pixel_values"].shape[1])}
+               "frames": int(batch["features" if "features" in batch else "pixel_values"].shape[1])}
         if out.geometry_loss is not None:
             row["geometry_loss"] = out.geometry_loss.item()
         return row
@@ -288,4 +320,4 @@ class Trainer:
         self.logger.log({k: v for k, v in row.items() if k != "step"}, step=row["step"])
 
 
-__all__ = ["Trainer", "build_model", "export_questions", "init_distributed", "make_tokenizer", "warmup_cosine"]
+__all__ = ["Trainer", "build_model", "load_perception", "export_questions", "init_distributed", "make_tokenizer", "warmup_cosine"]

@@ -2,9 +2,9 @@
 
 Each round cross-validates the text-only random forest and bag-of-words models on the split itself
 (TsT: 5 folds grouped by scene, :func:`~.blind.cross_validate`; only the question types that lost
-questions are refit), adds the random forest, the bag-of-words model and the per-subject prior
-(:class:`~vlm2_agent.eqa.baselines.BlindBaseline`) fit on the train split when one is given, and
-scores every task. For every task whose best blind score is
+questions are refit), adds the random forest, the bag-of-words model, the per-subject prior
+(:class:`~vlm2_agent.eqa.baselines.BlindBaseline`) and VSI-Bench's frequency baseline fit on the
+train split when one is given, and scores every task. For every task whose best blind score is
 above its reference (chance as the expected multiple-choice score, or the best constant answer of
 the split for numbers) by more than ``tolerance``, the ``fraction`` of its questions the blind
 models are most sure of (the probability they give the right option, or the score of their
@@ -61,8 +61,8 @@ def prune_bias(questions: Sequence[Question], config: PruneConfig | None = None,
                fit: Sequence[Question] | None = None,
                keep_rules: Callable[[list[Question]], list[Question]] | None = None) -> tuple[list[Question], dict[str, Any]]:
     """The questions left after IBP, and the record of its rounds. With ``fit`` (the train split's
-    questions), the random forest, the bag-of-words model and the per-subject prior fit on it are
-    detectors too: on a set balanced as a whole, TsT folds see the opposite of their held-out
+    questions), the random forest, the bag-of-words model, the per-subject prior and the frequency
+    baseline fit on it are detectors too: on a set balanced as a whole, TsT folds see the opposite of their held-out
     imbalance and score below chance, while a model fit on other scenes finds the interactions that
     balancing each key alone leaves (a pair of categories, a sequence of turns). ``keep_rules(questions)`` re-applies rules
     that removals can upset (the count cap) after every round; a round that would take a task
@@ -75,7 +75,7 @@ def prune_bias(questions: Sequence[Question], config: PruneConfig | None = None,
     kept = list(questions)
     record: dict[str, Any] = {"config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__}, "rounds": [],
                               "detectors": [f"{m}_tst" for m in TST_DETECTORS]
-                              + ([f"{m}_fit" for m in BLIND_MODELS] + ["prior_fit"] if fit else []),
+                              + ([f"{m}_fit" for m in BLIND_MODELS] + ["prior_fit", "frequency_fit"] if fit else []),
                               "fit_questions": len(fit) if fit else 0}
     if not cfg.enabled or len({q.scene_id for q in kept}) < cfg.folds:
         record["skipped"] = "disabled" if not cfg.enabled else f"fewer than {cfg.folds} scenes"
@@ -92,6 +92,8 @@ def prune_bias(questions: Sequence[Question], config: PruneConfig | None = None,
         prior = make_baseline("blind", fit)
         conf = prior.correct_probability(ask)
         fixed["prior_fit"] = {q.id: (score_prediction(q, prior.predict(q)), c) for q, c in zip(ask, conf)}
+        frequency = make_baseline("frequency", fit)  # one reply per type: sure where it is right
+        fixed["frequency_fit"] = {q.id: (s, s) for q in ask for s in [score_prediction(q, frequency.predict(q))]}
     tst: dict[str, dict[str, tuple[float, float]]] = {m: {} for m in TST_DETECTORS}  # id -> (score, confidence)
     stale = {q.question_type for q in kept}
     for r in range(cfg.max_rounds + 1):
