@@ -1,14 +1,21 @@
-"""Train VLM2 and its ablations with one budget, score them on the held-out test scenes, write the report.
+"""The whole study: staged VLM2 and its ablations, several seeds, one budget, against every blind model.
 
-Every run uses the same preset (``train=cpu_small``: same steps, seed, data order and question draws);
-only the memory mode or the geometry source differs. Runs go one after another (each is a
-``vlm2-train`` process; a finished run, one with ``eval/test.json``, is reused, an interrupted one
-resumes from its checkpoint), then the chance / frequency / blind baselines are scored on the same
-test questions. Output: ``results/eqa/ablations.{md,json}`` and ``results/eqa/curves/*.png``.
+    python experiments/run_ablations.py                              # every run, seeds 0 1 2, then the report
+    python experiments/run_ablations.py --runs vlm2_dual mem_working --seeds 0
+    python experiments/run_ablations.py --report-only
 
-    python experiments/run_ablations.py                 # all 8 runs, then the report
-    python experiments/run_ablations.py --report-only   # rebuild the report from finished runs
-    python experiments/run_ablations.py --seed 1 --out-root outputs/ablations_s1
+Steps, each skipped when its output is there (an interrupted one resumes):
+
+1. the benchmark v2 splits (``vlm2-eqa-build`` for train and test when ``questions.jsonl`` is missing);
+2. stage 1 per geometry source (``experiments/train_stage1.py`` -> ``<out-root>/stage1/<source>``),
+   shared by every run with that source (seed 0: the stage-3 seeds vary what stage 3 learns);
+3. stage 2 + 3 per run and seed (``vlm2-train train=<preset> train.perception=...``: the feature
+   cache is built on first use, memory and LM are trained, the test split is scored with the
+   own / other-scene / blank video diagnostics), a run with ``eval/test.json`` is reused;
+4. the report ``<results>/ablations.{md,json}``: per task and horizon the mean and spread (max -
+   min) over seeds of every run, the blind models fit on train (frequency, per-subject prior,
+   text random forest, bag of words) and the best of them per cell, the diagnostics, the targets
+   with what was measured, and ``evidence_age.png``.
 """
 
 from __future__ import annotations
@@ -21,7 +28,9 @@ import sys
 import time
 from pathlib import Path
 
-# name -> Hydra overrides; the first is the full model (dual memory, oracle geometry)
+import numpy as np
+
+# name -> Hydra overrides of stage 3; the first is the full model (dual memory, oracle geometry)
 RUNS: dict[str, list[str]] = {
     "vlm2_dual": ["memory=dual"],
     "mem_none": ["memory=none"],
@@ -32,155 +41,197 @@ RUNS: dict[str, list[str]] = {
     "geo_none": ["memory=dual", "model.geometry_source=none", "model.use_a3pi=false", "model.use_vaga=false"],
     "geo_learned": ["memory=dual", "model.geometry_source=learned"],
 }
-BASELINES = ("chance", "frequency", "blind")
+GEOMETRY_OVERRIDES = {"oracle": [], "learned": ["model.geometry_source=learned"],
+                      "none": ["model.geometry_source=none", "model.use_a3pi=false", "model.use_vaga=false"]}
+BLIND = ("frequency", "prior", "forest", "bow")
 
 
-def train_command(name: str, overrides: list[str], out_root: Path, preset: str, seed: int, extra: list[str]) -> list[str]:
-    return [sys.executable, "-m", "vlm2_agent.cli.train", f"train={preset}", *overrides, f"train.seed={seed}",
-            "logger=none", f"run_dir={out_root / name}", *extra]
+def geometry_of(name: str) -> str:
+    for o in RUNS[name]:
+        if o.startswith("model.geometry_source="):
+            return o.split("=", 1)[1]
+    return "oracle"
 
 
-def run_all(names: list[str], out_root: Path, preset: str, seed: int, extra: list[str]) -> dict[str, float]:
-    seconds = {}
-    for name in names:
-        run_dir = out_root / name
-        if (run_dir / "eval" / "test.json").is_file():
-            print(f"[ablations] {name}: finished earlier, reused", flush=True)
-            continue
-        cmd = train_command(name, RUNS[name], out_root, preset, seed, extra)
-        print(f"[ablations] {name}: {' '.join(cmd[1:])}", flush=True)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        t0 = time.perf_counter()
-        with open(run_dir / "train.log", "a") as log:
-            subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT)
-        seconds[name] = round(time.perf_counter() - t0, 1)
-        print(f"[ablations] {name}: done in {seconds[name]:.0f} s", flush=True)
-    return seconds
+def sh(cmd: list[str], log: Path) -> float:
+    print(f"[study] {' '.join(cmd[1:])}  (log: {log})", flush=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    with open(log, "a") as f:
+        subprocess.run(cmd, check=True, stdout=f, stderr=subprocess.STDOUT)
+    return round(time.perf_counter() - t0, 1)
 
 
-def baseline_tables(data_root: Path, seed: int) -> dict[str, dict]:
+def ensure_data(data_root: Path, out_root: Path, seconds: dict) -> None:
+    for split in ("train", "test"):
+        if not (data_root / split / "questions.jsonl").is_file():
+            seconds[f"eqa_{split}"] = sh([sys.executable, "-m", "vlm2_agent.cli.eqa_build", f"eqa.split={split}",
+                                          f"eqa.out_root={data_root}", "eqa.workers=2"], out_root / f"eqa_{split}.log")
+
+
+def ensure_stage1(source: str, out_root: Path, seconds: dict, stage1_args: list[str]) -> Path:
+    out = out_root / "stage1" / source
+    if not (out / "stage1.json").is_file():
+        seconds[f"stage1_{source}"] = sh([sys.executable, "experiments/train_stage1.py", "--out", str(out),
+                                          *stage1_args, *GEOMETRY_OVERRIDES[source]], out_root / f"stage1_{source}.log")
+    return out / "model"
+
+
+def run_dir(out_root: Path, name: str, seed: int) -> Path:
+    return out_root / f"{name}-s{seed}"
+
+
+def ensure_run(name: str, seed: int, out_root: Path, data_root: Path, preset: str, extra: list[str],
+               seconds: dict, stage1_args: list[str]) -> None:
+    d = run_dir(out_root, name, seed)
+    if (d / "eval" / "test.json").is_file():
+        return
+    perception = ensure_stage1(geometry_of(name), out_root, seconds, stage1_args)
+    cmd = [sys.executable, "-m", "vlm2_agent.cli.train", f"train={preset}", *RUNS[name], f"train.seed={seed}",
+           f"train.data_root={data_root}", f"train.perception={perception}",
+           f"train.feature_cache={data_root / 'features'}", "logger=none", f"run_dir={d}", *extra]
+    seconds[d.name] = sh(cmd, d / "train.log")
+
+
+def blind_tables(data_root: Path) -> dict[str, dict]:
+    """Test tables of the blind models fit on the train questions."""
     from vlm2_agent.eqa import evaluate, load_jsonl
-    from vlm2_agent.eqa.evaluate import baseline_predict_fn
+    from vlm2_agent.eqa.audit.blind import BLIND_MODELS
+    from vlm2_agent.eqa.baselines import make_baseline
 
     train = load_jsonl(data_root / "train" / "questions.jsonl")
     test = load_jsonl(data_root / "test" / "questions.jsonl")
-    return {b: evaluate(test, baseline_predict_fn(b, train, seed))["table"] for b in BASELINES}
+    out = {}
+    for name in BLIND:
+        if name in BLIND_MODELS:
+            replies = BLIND_MODELS[name]().fit(train).predict(test)
+        else:
+            model = make_baseline("blind" if name == "prior" else name, train)
+            replies = [model.predict(q) for q in test]
+        out[name] = evaluate(test, replies)["table"]
+    return out
 
 
-def claim_checks(tables: dict[str, dict]) -> list[str]:
-    """The claims of the issue, each with what was measured."""
-    from vlm2_agent.eqa.tasks import HORIZONS
-
-    def score(name: str, bench: str, horizon: str | None = None) -> float:
-        t = tables[name][bench]
-        return 100 * (t["overall"] if horizon is None else t["horizons"][horizon]["overall"])
-
-    lines = []
-    for bench in ("vsi", "vsti"):
-        for base in ("frequency", "blind"):
-            for h in (None, *HORIZONS):
-                a, b = score("vlm2_dual", bench, h), score(base, bench, h)
-                lines.append(f"- {bench.upper()} {h or 'overall'}: VLM2 {a:.1f} vs {base} {b:.1f} -> "
-                             f"{'holds' if a > b else 'does not hold'}")
-        for abl in ("mem_none", "mem_working", "mem_uniform"):
-            a, b = score("vlm2_dual", bench, "long"), score(abl, bench, "long")
-            lines.append(f"- {bench.upper()} long: VLM2 {a:.1f} vs {abl} {b:.1f} -> {'holds' if a > b else 'does not hold'}")
-    return lines
+def cells(table: dict) -> dict[str, float]:
+    """Flat {"vsi/overall", "vsi/long/overall", "vsi/<task>", ...} scores x100 of one test table."""
+    out = {}
+    for bench, t in table.items():
+        out[f"{bench}/overall"] = 100 * t["overall"]
+        for task, v in t["tasks"].items():
+            out[f"{bench}/{task}"] = 100 * v
+        for h, ht in t.get("horizons", {}).items():
+            out[f"{bench}/{h}/overall"] = 100 * ht["overall"]
+    return out
 
 
-def write_report(out_root: Path, data_root: Path, results: Path, seed: int, preset: str, extra: list[str],
-                 seconds: dict[str, float]) -> Path:
-    from vlm2_agent.eqa.evaluate import compare_table
-    from vlm2_agent.training.curves import plot_curves, read_metrics
+def report(names: list[str], seeds: list[int], out_root: Path, data_root: Path, results: Path, seconds: dict) -> Path:
+    from vlm2_agent.training.diagnostics import plot_evidence_age
 
-    tables, meta = {}, {}
-    for name in RUNS:
-        p = out_root / name / "eval" / "test.json"
-        if p.is_file():
-            doc = json.loads(p.read_text())
-            tables[name], meta[name] = doc["table"], doc["meta"]
-    tables.update(baseline_tables(data_root, seed))
+    runs: dict[str, list[dict]] = {}
+    diags: dict[str, list[dict]] = {}
+    for name in names:
+        for s in seeds:
+            d = run_dir(out_root, name, s)
+            if (d / "eval" / "test.json").is_file():
+                runs.setdefault(name, []).append(cells(json.loads((d / "eval" / "test.json").read_text())["table"]))
+            if (d / "eval" / "diagnostics.json").is_file():
+                diags.setdefault(name, []).append(json.loads((d / "eval" / "diagnostics.json").read_text()))
+    blind = {n: cells(t) for n, t in blind_tables(data_root).items()}
+    keys = list(next(iter(blind.values())))
+    best_blind = {k: max(b[k] for b in blind.values()) for k in keys}
+    stats = {n: {k: (float(np.mean([r[k] for r in rs])), float(np.ptp([r[k] for r in rs])), len(rs)) for k in keys}
+             for n, rs in runs.items()}
+    head = list(stats) + list(blind) + ["best blind"]
+    lines = ["# VLM2 (staged training) and its ablations on benchmark v2 (held-out test scenes)", "",
+             f"Scores x100; runs: mean over seeds {seeds} with the spread (max - min) in brackets; blind models "
+             "fit on the train questions. Stage timings and peak memory: `stage1.json` and each run's "
+             "`train_config.json` / `metrics.jsonl`.", "",
+             "| cell | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
+    for k in keys:
+        row = [f"{stats[n][k][0]:.1f} [{stats[n][k][1]:.1f}]" for n in stats]
+        row += [f"{blind[b][k]:.1f}" for b in blind] + [f"{best_blind[k]:.1f}"]
+        lines.append(f"| {k} | " + " | ".join(row) + " |")
+    lines += ["", "## Diagnostics (mean over seeds)", "",
+              "| run | own VSI | other-scene VSI | blank VSI | own VSTI | other-scene VSTI | identical replies (other) | constant types |",
+              "|---|---|---|---|---|---|---|---|"]
+    for n, ds in diags.items():
+        o = lambda c, b: np.mean([d["overall"][c].get(b, np.nan) for d in ds])  # noqa: E731
+        ident = np.mean([d["identical_replies"]["other"] for d in ds])
+        const = sorted({t for d in ds for t in d["constant_types"]})
+        lines.append(f"| {n} | {o('own', 'vsi'):.1f} | {o('other', 'vsi'):.1f} | {o('blank', 'vsi'):.1f} | "
+                     f"{o('own', 'vsti'):.1f} | {o('other', 'vsti'):.1f} | {100 * ident:.0f}% | {', '.join(const) or '-'} |")
+    checks = targets(stats, best_blind, diags)
+    lines += ["", "## Targets", "", *checks, ""]
     results.mkdir(parents=True, exist_ok=True)
-    curves = results / "curves"
-    runs = {n: read_metrics(out_root / n / "metrics.jsonl") for n in RUNS if (out_root / n / "metrics.jsonl").is_file()}
-    plot_curves(runs, curves / "all_runs.png", title=f"VLM2 ablations ({preset}, seed {seed})")
-    for n, rows in runs.items():
-        plot_curves({n: rows}, curves / f"{n}.png", title=n)
-    commands = {n: " ".join(train_command(n, RUNS[n], out_root, preset, seed, extra)[1:]) for n in RUNS}
-    checks = claim_checks(tables) if {"vlm2_dual", "mem_none", "mem_working", "mem_uniform"} <= set(tables) else []
-    md = ["# VLM2 ablations on the simulated EQA benchmark (held-out test scenes)", "",
-          (f"Preset `train={preset}`, seed {seed} for every run (model init, data order, question draws; "
-           f"baselines fitted on train questions with seed {seed}). Scores x100."), "",
-          compare_table(tables), "## Claims", "", *checks, "", "## Commands", "",
-          *[f"- {n}: `python {c}`" for n, c in commands.items()], "",
-          "Whole table: `python experiments/run_ablations.py`", ""]
-    doc = {"preset": preset, "seed": seed, "tables": tables, "run_meta": meta, "commands": commands,
-           "train_seconds_this_invocation": seconds, "claims": checks}
-    for path, text in ((results / "ablations.md", "\n".join(md)), (results / "ablations.json", json.dumps(doc, indent=1))):
+    if diags:
+        working = next(iter(diags.values()))[0]["working_frames"]
+        curves = {n: _mean_age(ds) for n, ds in diags.items()}
+        plot_evidence_age(curves, results / "evidence_age.png", working)
+    doc = {"seeds": seeds, "runs": stats, "blind": blind, "best_blind": best_blind, "targets": checks,
+           "diagnostics": diags, "seconds_this_invocation": seconds}
+    for path, text in ((results / "ablations.md", "\n".join(lines)), (results / "ablations.json", json.dumps(doc, indent=1))):
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(text + "\n")
         os.replace(tmp, path)
     return results / "ablations.md"
 
 
-def video_swap_check(run_dir: Path, data_root: Path, stride: int = 8, max_episodes: int | None = None) -> dict:
-    """Does the model use the video? Each test episode's questions answered from its own video and from
-    the video of the next scene's tour of the same horizon (same length bucket, other rooms and objects).
-    Equal scores mean the answers come from the question text alone."""
-    import dataclasses
+def _mean_age(ds: list[dict]) -> dict[str, dict]:
+    bins = list(ds[0]["evidence_age"])
+    return {b: {"score": float(np.mean([d["evidence_age"][b]["score"] for d in ds if b in d["evidence_age"]])),
+                "n": ds[0]["evidence_age"][b]["n"]} for b in bins}
 
-    import torch
 
-    from vlm2_agent.eqa import evaluate
-    from vlm2_agent.model import VLM2Streamer
-    from vlm2_agent.training.data import EpisodeVideoDataset
-    from vlm2_agent.training.evaluation import answer_item
+def targets(stats: dict, best_blind: dict, diags: dict) -> list[str]:
+    """The issue's targets, each with what was measured."""
+    out = []
 
-    torch.set_num_threads(1)
-    streamer = VLM2Streamer.from_pretrained(run_dir / "model", device="cpu")
-    ds = EpisodeVideoDataset(data_root / "test", stride=stride)
-    n = len(ds) if max_episodes is None else min(max_episodes, len(ds))
-    by_h: dict[str, list[int]] = {}
-    for i in range(n):
-        by_h.setdefault(ds.episode_ids[i].rsplit("-", 2)[1], []).append(i)
-    qs, own, swapped, same = [], [], [], 0
-    for idx in by_h.values():
-        for k, i in enumerate(idx):
-            item, other = ds[i], ds[idx[(k + 1) % len(idx)]]
-            fake = dataclasses.replace(other, questions=item.questions)
-            a = answer_item(streamer.model, streamer.tokenizer, item)
-            b = answer_item(streamer.model, streamer.tokenizer, fake)
-            qs += item.questions
-            own += a
-            swapped += b
-            same += sum(x == y for x, y in zip(a, b))
-    t_own, t_swap = evaluate(qs, own)["table"], evaluate(qs, swapped)["table"]
-    return {"run": str(run_dir), "episodes": n, "questions": len(qs), "identical_answers": same / len(qs),
-            "own_video": {b: t_own[b]["overall"] for b in t_own}, "swapped_video": {b: t_swap[b]["overall"] for b in t_swap}}
+    def m(n, k):
+        return stats[n][k][0] if n in stats else float("nan")
+
+    if "vlm2_dual" in stats:
+        for bench, margin in (("vsi", 15), ("vsti", 10)):
+            for h in ("overall", "short/overall", "mid/overall", "long/overall"):
+                k = f"{bench}/{h}"
+                gap = m("vlm2_dual", k) - best_blind[k]
+                out.append(f"- {k}: VLM2 {m('vlm2_dual', k):.1f} vs best blind {best_blind[k]:.1f} -> {gap:+.1f} "
+                           f"(target +{margin}: {'met' if gap >= margin else 'missed'})")
+        for abl in ("mem_working", "mem_none", "mem_uniform"):
+            if abl in stats:
+                gap = m("vlm2_dual", "vsi/long/overall") - m(abl, "vsi/long/overall")
+                out.append(f"- VSI long: dual vs {abl} {gap:+.1f} (target +3: {'met' if gap >= 3 else 'missed'})")
+        if "geo_none" in stats:
+            for task in ("vsi/object_abs_distance", "vsi/object_rel_distance", "vsi/object_rel_direction"):
+                gap = m("vlm2_dual", task) - m("geo_none", task)
+                out.append(f"- {task}: oracle vs none {gap:+.1f} (target +5: {'met' if gap >= 5 else 'missed'})")
+    if "vlm2_dual" in diags:
+        ds = diags["vlm2_dual"]
+        drop = np.mean([d["overall"]["own"]["vsi"] - d["overall"]["other"]["vsi"] for d in ds])
+        out.append(f"- swapping in another scene's video costs {drop:.1f} VSI points (target 10: "
+                   f"{'met' if drop >= 10 else 'missed'}); constant types: "
+                   f"{sorted({t for d in ds for t in d['constant_types']}) or 'none'}")
+    return out
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out-root", type=Path, default=Path("outputs/ablations"))
+    p.add_argument("--out-root", type=Path, default=Path("outputs/study"))
     p.add_argument("--data-root", type=Path, default=Path("data/eqa"))
-    p.add_argument("--results", type=Path, default=Path("results/eqa"))
+    p.add_argument("--results", type=Path, default=Path("results/eqa_v2/study"))
     p.add_argument("--preset", default="cpu_small")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--only", nargs="*", choices=list(RUNS), help="train only these runs")
+    p.add_argument("--runs", nargs="*", choices=list(RUNS), default=list(RUNS))
+    p.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    p.add_argument("--stage1-args", nargs="*", default=[], help="extra arguments of train_stage1.py, e.g. --steps=300")
     p.add_argument("--report-only", action="store_true")
-    p.add_argument("--diagnose", nargs="*", metavar="RUN", help="only the video-swap check of these runs "
-                   "(writes <results>/video_swap.json)")
-    p.add_argument("overrides", nargs="*", help="extra Hydra overrides for every run, e.g. train.max_steps=300")
+    p.add_argument("overrides", nargs="*", help="extra Hydra overrides of every stage-3 run, e.g. train.max_steps=300")
     a = p.parse_args()
-    if a.diagnose is not None:
-        doc = [video_swap_check(a.out_root / r, a.data_root) for r in (a.diagnose or ["vlm2_dual"])]
-        a.results.mkdir(parents=True, exist_ok=True)
-        (a.results / "video_swap.json").write_text(json.dumps(doc, indent=1) + "\n")
-        print(json.dumps(doc, indent=1))
-        return
-    seconds = {} if a.report_only else run_all(a.only or list(RUNS), a.out_root, a.preset, a.seed, a.overrides)
-    path = write_report(a.out_root, a.data_root, a.results, a.seed, a.preset, a.overrides, seconds)
-    print(path.read_text())
+    seconds: dict[str, float] = {}
+    if not a.report_only:
+        ensure_data(a.data_root, a.out_root, seconds)
+        for seed in a.seeds:
+            for name in a.runs:
+                ensure_run(name, seed, a.out_root, a.data_root, a.preset, a.overrides, seconds, a.stage1_args)
+    print(report(a.runs, a.seeds, a.out_root, a.data_root, a.results, seconds).read_text())
 
 
 if __name__ == "__main__":

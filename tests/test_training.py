@@ -231,3 +231,21 @@ def test_stage3_run_resumed_mid_way_ends_with_the_same_weights(data_root, tmp_pa
 
     for k, v in perception_state(VLM2Model.from_pretrained(stage1)).items():
         assert torch.equal(a[k], v), k
+
+
+def test_diagnostics_flag_a_model_that_ignores_its_video():
+    from vlm2_agent.training.diagnostics import diagnostics, other_scene_partner
+
+    import dataclasses
+
+    qs = [dataclasses.replace(_questions(f"ep{i}", 40)[i % 4], id=f"q{i}", evidence_age=10 * i) for i in range(12)]
+    truth = [answer_text(q) if q.is_numerical else q.ground_truth for q in qs]
+    blind = ["2" if q.is_numerical else "A" for q in qs]  # one reply per type whatever the video
+    diag = diagnostics({"questions": qs, "own": blind, "other": blind, "blank": blind}, working_frames=64)
+    assert diag["identical_replies"] == {"other": 1.0, "blank": 1.0}
+    assert diag["constant_types"] == ["object_counting", "object_rel_distance"]
+    assert sum(d["n"] for d in diag["evidence_age"].values()) == 12 and "64-128" in diag["evidence_age"]
+    seeing = diagnostics({"questions": qs, "own": truth, "other": blind, "blank": blind}, working_frames=64)
+    assert seeing["overall"]["own"]["vsi"] == 100.0 and seeing["overall"]["other"]["vsi"] < 100.0
+    assert seeing["identical_replies"]["other"] < 1.0
+    assert other_scene_partner(["a0", "a1", "b0"], ["a", "a", "b"], ["short"] * 3) == [2, 2, 0]

@@ -33,6 +33,8 @@ class TrainConfig:
         perception: stage 3: the folder of a stage-1 model (``experiments/train_stage1.py``); its
             perception is copied in and frozen, and every split is read from a feature cache.
         feature_cache: where the caches live (``null``: ``<data_root>/features``).
+        diagnostics: the final test evaluation also answers with another scene's video and a blank
+            one and writes ``eval/diagnostics.{md,json}`` (:mod:`vlm2_agent.training.diagnostics`).
     """
 
     name: str = "default"
@@ -65,6 +67,7 @@ class TrainConfig:
     progress: bool = True
     perception: str | None = None
     feature_cache: str | None = None
+    diagnostics: bool = True
 
     @classmethod
     def from_mapping(cls, d: Mapping[str, Any]) -> TrainConfig:

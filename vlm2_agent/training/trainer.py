@@ -120,6 +120,9 @@ def load_perception(model: VLM2Model, path: str | Path) -> None:
     into ``model`` and freeze it; the settings that shape H_t must match."""
     from .features import PERCEPTION_SETTINGS, perception_state, vision_architecture
 
+    if not (Path(path) / "config.json").is_file():
+        raise FileNotFoundError(f"train.perception={path}: no stage-1 model there (config.json); train one with "
+                                f"python experiments/train_stage1.py --out {Path(path).parent} (its model/ folder)")
     source = VLM2Model.from_pretrained(str(path))
     for name in PERCEPTION_SETTINGS:
         if getattr(source.config, name) != getattr(model.config, name):
@@ -294,13 +297,26 @@ class Trainer:
         """Score every test episode; writes eval/test.{md,json,png,_scores.jsonl}."""
         from vlm2_agent.eqa.evaluate import evaluate, write_report
 
+        from .diagnostics import diagnostics, markdown, video_swap
+
         t0 = time.perf_counter()
-        qs, rs = answer_dataset(self.model, self.tokenizer, self.test_ds, progress=self.cfg.progress)
+        swap = None
+        if self.cfg.diagnostics:  # own, another scene's and a blank video; the own replies are the scores
+            swap = video_swap(self.model, self.tokenizer, self.test_ds, progress=self.cfg.progress)
+            qs, rs = swap["questions"], swap["own"]
+        else:
+            qs, rs = answer_dataset(self.model, self.tokenizer, self.test_ds, progress=self.cfg.progress)
         result = evaluate(qs, rs)
         meta = {"split": self.cfg.test_split, "stride": self.cfg.stride, "seed": self.cfg.seed,
                 "steps": self.step, "eval_seconds": round(time.perf_counter() - t0, 1)}
         paths = write_report(result, self.run_dir / "eval", name="test", meta=meta)
-        return {"table": result["table"], "paths": {k: str(v) for k, v in paths.items()}, **meta}
+        out = {"table": result["table"], "paths": {k: str(v) for k, v in paths.items()}, **meta}
+        if swap is not None:
+            diag = diagnostics(swap, self.model.config.working_memory_size * self.cfg.stride)
+            (self.run_dir / "eval" / "diagnostics.json").write_text(json.dumps(diag, indent=1) + "\n")
+            (self.run_dir / "eval" / "diagnostics.md").write_text(markdown(diag))
+            out["diagnostics"] = diag
+        return out
 
     def _read_rows(self) -> list[dict]:
         p = self.run_dir / "metrics.jsonl"
