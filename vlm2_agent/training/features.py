@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,6 +121,7 @@ def build_feature_cache(model, dataset: EpisodeVideoDataset, cache_root: str | P
             return cache
         raise ValueError(f"{root}: feature cache lacks {len(missing)} episodes of {dataset.store.root} "
                          f"(e.g. {sorted(missing)[0]}); remove the folder to rebuild it")
+    t0 = time.perf_counter()
     geometry = model.config.geometry_source == "oracle"
     counts = [len(dataset[i].frame_indices) for i in range(len(dataset))]
     first, _ = encode_episode(model, dataset[0].frames[:1], _geometry(dataset[0], geometry, 1))
@@ -145,7 +147,8 @@ def build_feature_cache(model, dataset: EpisodeVideoDataset, cache_root: str | P
         coords.flush()
     meta = {"key": key, "stride": dataset.stride, "tokens": int(n), "dim": int(d), "entry_tokens": k,
             "has_coords": has_coords, "settings": {s: getattr(model.config, s) for s in PERCEPTION_SETTINGS},
-            "source": str(dataset.store.root), "episodes": episodes}
+            "source": str(dataset.store.root), "build_seconds": round(time.perf_counter() - t0, 1),
+            "episodes": episodes}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     del fused, coords
     os.replace(tmp, root)

@@ -115,6 +115,13 @@ def export_questions(dataset: EpisodeVideoDataset, path: str | Path) -> Path:
     return path
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far (Linux reports KiB)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def load_perception(model: VLM2Model, path: str | Path) -> None:
     """Copy the perception (the modules that make H_t) of the stage-1 model saved at ``path``
     into ``model`` and freeze it; the settings that shape H_t must match."""
@@ -186,6 +193,7 @@ class Trainer:
         self.logger = logger or NullLogger()
         self.run_config = dict(run_config or {})
         self.step = 0
+        self._train_seconds = 0.0
 
     def _optional_split(self, split: str | None) -> EpisodeVideoDataset | None:
         if split is None or not (Path(self.cfg.data_root) / split / "episodes").is_dir():
@@ -268,8 +276,10 @@ class Trainer:
             if self.is_main and (self.step % cfg.checkpoint_every == 0 or self.step == stop):
                 save_checkpoint(self.checkpoint_path, self.model, self.optimizer, self.scheduler, self.step)
         bar.close()
+        self._train_seconds = round(time.perf_counter() - t0, 1)
         summary: dict[str, Any] = {"step": self.step, "finished": self.step >= cfg.max_steps,
-                                   "train_seconds": round(time.perf_counter() - t0, 1)}
+                                   "train_seconds": round(time.perf_counter() - t0, 1),
+                                   "peak_rss_mb": peak_rss_mb()}
         if summary["finished"] and self.is_main:
             summary["model_dir"] = str(self.save_model(self.run_dir / "model"))
             if self.test_ds is not None:
@@ -308,7 +318,8 @@ class Trainer:
             qs, rs = answer_dataset(self.model, self.tokenizer, self.test_ds, progress=self.cfg.progress)
         result = evaluate(qs, rs)
         meta = {"split": self.cfg.test_split, "stride": self.cfg.stride, "seed": self.cfg.seed,
-                "steps": self.step, "eval_seconds": round(time.perf_counter() - t0, 1)}
+                "steps": self.step, "eval_seconds": round(time.perf_counter() - t0, 1),
+                "train_seconds_this_process": self._train_seconds, "peak_rss_mb": peak_rss_mb()}
         paths = write_report(result, self.run_dir / "eval", name="test", meta=meta)
         out = {"table": result["table"], "paths": {k: str(v) for k, v in paths.items()}, **meta}
         if swap is not None:
