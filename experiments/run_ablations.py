@@ -41,6 +41,12 @@ RUNS: dict[str, list[str]] = {
     "geo_none": ["memory=dual", "model.geometry_source=none", "model.use_a3pi=false", "model.use_vaga=false"],
     "geo_learned": ["memory=dual", "model.geometry_source=learned"],
 }
+ABLATIONS = list(RUNS)  # the default study
+# experiments on what binds (run on request with --runs): the objective
+RUNS.update({
+    "mem_working_ground": ["memory=working", "train.grounding_questions=24"],
+    "vlm2_dual_ground": ["memory=dual", "train.grounding_questions=24"],
+})
 GEOMETRY_OVERRIDES = {"oracle": [], "learned": ["model.geometry_source=learned"],
                       "none": ["model.geometry_source=none", "model.use_a3pi=false", "model.use_vaga=false"]}
 BLIND = ("frequency", "prior", "forest", "bow")
@@ -219,7 +225,7 @@ def main() -> None:
     p.add_argument("--data-root", type=Path, default=Path("data/eqa"))
     p.add_argument("--results", type=Path, default=Path("results/eqa_v2/study"))
     p.add_argument("--preset", default="cpu_small")
-    p.add_argument("--runs", nargs="*", choices=list(RUNS), default=list(RUNS))
+    p.add_argument("--runs", nargs="*", choices=list(RUNS), default=ABLATIONS)
     p.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     p.add_argument("--stage1-args", nargs="*", default=[], help="extra arguments of train_stage1.py, e.g. --steps=300")
     p.add_argument("--report-only", action="store_true")

@@ -249,3 +249,17 @@ def test_diagnostics_flag_a_model_that_ignores_its_video():
     assert seeing["overall"]["own"]["vsi"] == 100.0 and seeing["overall"]["other"]["vsi"] < 100.0
     assert seeing["identical_replies"]["other"] < 1.0
     assert other_scene_partner(["a0", "a1", "b0"], ["a", "a", "b"], ["short"] * 3) == [2, 2, 0]
+
+
+def test_grounding_questions_count_what_the_kept_frames_show():
+    from vlm2_agent.training.grounding import grounding_questions
+
+    category_of = {1: "chair", 2: "chair", 3: "sofa", 4: "lamp"}
+    # frame 0: chairs 1 and 2 (2 is too small to count there), frame 1: chair 2, frame 2 (not kept): the lamp
+    visible = [{1: 50, 2: 5, 3: 30}, {2: 40}, {4: 90}]
+    qs = grounding_questions("e", category_of, visible, frames=[0, 1], categories=["chair", "sofa", "lamp", "bed"],
+                             n=4, rng=np.random.default_rng(0))
+    got = {q.question: q.ground_truth for q in qs}
+    assert got == {"How many chair(s) appear in this video?": 2.0, "How many sofa(s) appear in this video?": 1.0,
+                   "How many lamp(s) appear in this video?": 0.0, "How many bed(s) appear in this video?": 0.0}
+    assert all(answer_text(q) == f"{int(q.ground_truth)}" for q in qs)

@@ -33,6 +33,9 @@ class TrainConfig:
         perception: stage 3: the folder of a stage-1 model (``experiments/train_stage1.py``); its
             perception is copied in and frozen, and every split is read from a feature cache.
         feature_cache: where the caches live (``null``: ``<data_root>/features``).
+        grounding_questions: per training video and step, this many automatic counting questions
+            about the kept frames (:mod:`vlm2_agent.training.grounding`; 0: none); ``scenes_root``
+            holds the scene dataset they read the categories from.
         diagnostics: the final test evaluation also answers with another scene's video and a blank
             one and writes ``eval/diagnostics.{md,json}`` (:mod:`vlm2_agent.training.diagnostics`).
     """
@@ -68,6 +71,8 @@ class TrainConfig:
     perception: str | None = None
     feature_cache: str | None = None
     diagnostics: bool = True
+    grounding_questions: int = 0
+    scenes_root: str = "data/scenes"
 
     @classmethod
     def from_mapping(cls, d: Mapping[str, Any]) -> TrainConfig:

@@ -36,7 +36,7 @@ import torch
 
 from torch.utils.data import Dataset
 
-from .data import EpisodeVideoDataset, FeatureItem
+from .data import EpisodeVideoDataset, FeatureItem, subsample_indices
 
 PERCEPTION_MODULES = ("vision", "vision_proj", "geometry", "a3pi", "vaga", "fusion")
 PERCEPTION_SETTINGS = ("geometry_source", "geometry_frame", "coord_scale", "use_a3pi", "use_vaga", "fusion",
@@ -174,8 +174,15 @@ class EpisodeFeatureDataset(Dataset):
         if i not in self._items:
             eid = self.episode_ids[i]
             fused, coords = self.cache.episode(eid)
-            start, count = self.cache.meta["episodes"][eid]
-            self._items[i] = FeatureItem(eid, fused, coords, self.videos.questions(i), np.arange(count))
+            questions = self.videos.questions(i)
+            ranges = {tuple(q.frame_range) for q in questions}
+            if len(ranges) != 1:
+                raise ValueError(f"{self.store.root / eid}: questions cover frame ranges {sorted(ranges)}; expected one")
+            frames = subsample_indices(*ranges.pop(), self.stride)
+            if len(frames) != len(fused):
+                raise ValueError(f"{self.cache.root}: {eid} has {len(fused)} cached frames, its questions need "
+                                 f"{len(frames)} at stride {self.stride}; remove the cache to rebuild it")
+            self._items[i] = FeatureItem(eid, fused, coords, questions, frames)
         return self._items[i]
 
 

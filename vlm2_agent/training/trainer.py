@@ -19,6 +19,7 @@ Example (Python; the CLI is ``vlm2-train``)::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -162,7 +163,14 @@ class Trainer:
         self.val_ds = self._optional_split(cfg.val_split)
         self.test_ds = self._optional_split(cfg.test_split)
         text_path = model_cfg.get("text_model_path") if hasattr(model_cfg, "get") else None
-        self.tokenizer = make_tokenizer(tokenizer_texts([self.train_ds]), cfg.tokenizer_vocab_size, text_path)
+        texts = tokenizer_texts([self.train_ds])
+        if cfg.grounding_questions:
+            from envs.gym.objectnav import default_categories
+
+            from .grounding import TEMPLATE
+
+            texts += [TEMPLATE.format(c.replace("_", " ")) for c in default_categories()]
+        self.tokenizer = make_tokenizer(texts, cfg.tokenizer_vocab_size, text_path)
         self.model = build_model(model_cfg, memory_cfg, self.tokenizer).to(self.device).train()
         if cfg.perception is not None:  # stage 3: a frozen stage-1 perception, its features cached
             load_perception(self.model, cfg.perception)
@@ -194,6 +202,8 @@ class Trainer:
         self.run_config = dict(run_config or {})
         self.step = 0
         self._train_seconds = 0.0
+        self._grounding_cache: dict[int, tuple] = {}
+        self._split_loader = None
 
     def _optional_split(self, split: str | None) -> EpisodeVideoDataset | None:
         if split is None or not (Path(self.cfg.data_root) / split / "episodes").is_dir():
@@ -215,9 +225,31 @@ class Trainer:
         self.sampler.set_epoch(epoch)
         order = list(self.sampler)
         vps = self.cfg.videos_per_step
-        items = [self.train_ds[i] for i in order[pos * vps:(pos + 1) * vps]]
+        picked = order[pos * vps:(pos + 1) * vps]
+        items = [self.train_ds[i] for i in picked]
         rng = np.random.default_rng([self.cfg.seed, self.rank, step])
+        if self.cfg.grounding_questions:
+            ground = np.random.default_rng([self.cfg.seed, self.rank, step, 1])
+            items = [dataclasses.replace(it, questions=it.questions + self._grounding(i, it, ground))
+                     for i, it in zip(picked, items)]
         return collate(items, self.tokenizer, self.cfg.questions_per_video, rng)
+
+    def _grounding(self, index: int, item, rng: np.random.Generator) -> list:
+        """:func:`~.grounding.grounding_questions` about ``item``'s kept frames (scene read once)."""
+        from envs.gym.objectnav import default_categories
+
+        from .grounding import grounding_questions
+
+        if index not in self._grounding_cache:
+            if self._split_loader is None:
+                from vlm2_agent.eqa.audit import split_loader
+
+                self._split_loader, _ = split_loader(self.cfg.data_root, self.cfg.train_split, self.cfg.scenes_root)
+            scene, log = self._split_loader(item.questions[0])
+            self._grounding_cache[index] = ({int(o.instance_id): o.category for o in scene.objects}, log.visible)
+        category_of, visible = self._grounding_cache[index]
+        return grounding_questions(item.episode_id, category_of, visible, item.frame_indices, default_categories(),
+                                   self.cfg.grounding_questions, rng)
 
     def _to_device(self, batch: dict) -> dict:
         out = {k: v.to(self.device) for k, v in batch.items() if isinstance(v, torch.Tensor)}
