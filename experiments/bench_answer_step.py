@@ -82,6 +82,31 @@ def main() -> None:
         print(f"| {s + 1} | {a:.5f} | {b:.5f} | {abs(a - b):.1e} |")
     worst = max(abs(a - b) for a, b in zip(*(losses[n] for n in names)))
     print(f"\nlargest loss difference over {args.steps} steps: {worst:.2e}")
+    answer_step_alone(trainers["shared prefix"], args.steps)
+
+
+def answer_step_alone(trainer, steps: int) -> None:
+    """The LM part alone (memory prefix fixed, loss + backward into it), both ways on the same batches."""
+    model = trainer.model
+    seconds = {"reference": 0.0, "shared prefix": 0.0}
+    for step in range(steps):
+        batch = trainer._to_device(trainer.batch_at(step))
+        with torch.no_grad():
+            state = model.init_memory(1)
+            if "features" in batch:
+                model.observe_encoded(state, batch["features"], batch.get("coords"))
+            else:
+                model.observe(state, batch["pixel_values"], batch["geometry"])
+            prefix, pmask = model.memory_prefix(state)
+        for name, fn in (("reference", model._answer_loss_full), ("shared prefix", model._answer_loss_shared)):
+            p = prefix.clone().requires_grad_()
+            t0 = time.perf_counter()
+            loss, _ = fn(p, pmask, batch["video_index"], batch["input_ids"], batch["attention_mask"], batch["labels"])
+            loss.backward()
+            seconds[name] += time.perf_counter() - t0
+    ratio = seconds["reference"] / seconds["shared prefix"]
+    print(f"\nanswer step alone (LM forward + backward, same batches): reference {seconds['reference']:.2f} s, "
+          f"shared prefix {seconds['shared prefix']:.2f} s over {steps} steps -> {ratio:.2f}x")
 
 
 if __name__ == "__main__":

@@ -149,12 +149,14 @@ def report(names: list[str], seeds: list[int], out_root: Path, data_root: Path, 
              for n, rs in runs.items()}
     head = list(stats) + list(blind) + ["best blind"]
     lines = ["# VLM2 (staged training) and its ablations on benchmark v2 (held-out test scenes)", "",
-             f"Scores x100; runs: mean over seeds {seeds} with the spread (max - min) in brackets; blind models "
+             f"Scores x100; runs: mean over the seeds of {seeds} that finished, with the spread (max - min) in "
+             "brackets where more than one did; blind models "
              "fit on the train questions. Stage timings and peak memory: `stage1.json` and each run's "
              "`train_config.json` / `metrics.jsonl`.", "",
              "| cell | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
     for k in keys:
-        row = [f"{stats[n][k][0]:.1f} [{stats[n][k][1]:.1f}]" for n in stats]
+        row = [f"{stats[n][k][0]:.1f} [{stats[n][k][1]:.1f}]" if stats[n][k][2] > 1 else f"{stats[n][k][0]:.1f}"
+               for n in stats]
         row += [f"{blind[b][k]:.1f}" for b in blind] + [f"{best_blind[k]:.1f}"]
         lines.append(f"| {k} | " + " | ".join(row) + " |")
     lines += ["", "## Diagnostics (mean over seeds)", "",
