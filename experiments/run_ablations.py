@@ -46,6 +46,7 @@ ABLATIONS = list(RUNS)  # the default study
 RUNS.update({
     "mem_working_ground": ["memory=working", "train.grounding_questions=24"],
     "vlm2_dual_ground": ["memory=dual", "train.grounding_questions=24"],
+    "mem_working_ground_e4": ["memory=working", "train.grounding_questions=24", "memory.entry_grid=4"],
 })
 GEOMETRY_OVERRIDES = {"oracle": [], "learned": ["model.geometry_source=learned"],
                       "none": ["model.geometry_source=none", "model.use_a3pi=false", "model.use_vaga=false"]}

@@ -132,7 +132,7 @@ def load_perception(model: VLM2Model, path: str | Path) -> None:
         raise FileNotFoundError(f"train.perception={path}: no stage-1 model there (config.json); train one with "
                                 f"python experiments/train_stage1.py --out {Path(path).parent} (its model/ folder)")
     source = VLM2Model.from_pretrained(str(path))
-    for name in PERCEPTION_SETTINGS:
+    for name in (s for s in PERCEPTION_SETTINGS if s != "entry_grid"):  # entries pool H_t; H_t does not change
         if getattr(source.config, name) != getattr(model.config, name):
             raise ValueError(f"train.perception={path}: its {name}={getattr(source.config, name)!r} differs from the "
                              f"model's {getattr(model.config, name)!r}; train stage 1 with the same model settings")
