@@ -263,3 +263,8 @@ def test_grounding_questions_count_what_the_kept_frames_show():
     assert got == {"How many chair(s) appear in this video?": 2.0, "How many sofa(s) appear in this video?": 1.0,
                    "How many lamp(s) appear in this video?": 0.0, "How many bed(s) appear in this video?": 0.0}
     assert all(answer_text(q) == f"{int(q.ground_truth)}" for q in qs)
+
+
+def test_stage3_without_a_stage1_model_says_how_to_make_one(data_root, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no stage-1 model there.*train_stage1.py"):
+        _trainer(data_root, tmp_path / "run", perception=str(tmp_path / "missing" / "model"))
