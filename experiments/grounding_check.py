@@ -29,7 +29,7 @@ def main() -> None:
     from vlm2_agent.training.diagnostics import other_scene_partner
     from vlm2_agent.training.evaluation import repeat_state
     from vlm2_agent.training.features import EpisodeFeatureDataset, build_feature_cache
-    from vlm2_agent.training.grounding import grounding_questions
+    from vlm2_agent.training.grounding import grounding_questions, instance_categories
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--run", type=Path, required=True)
@@ -51,7 +51,7 @@ def main() -> None:
     truths = []
     for i, item in enumerate(items):
         scene, log = load(item.questions[0])
-        qs = grounding_questions(item.episode_id, {int(o.instance_id): o.category for o in scene.objects},
+        qs = grounding_questions(item.episode_id, instance_categories(scene),
                                  log.visible, item.frame_indices, default_categories(), a.per_video,
                                  np.random.default_rng([0, i]))
         truths += [q.ground_truth for q in qs]

@@ -29,7 +29,7 @@ def main() -> None:
     from vlm2_agent.model import VLM2Model
     from vlm2_agent.training.data import EpisodeVideoDataset
     from vlm2_agent.training.features import EpisodeFeatureDataset, build_feature_cache
-    from vlm2_agent.training.grounding import seen_instances
+    from vlm2_agent.training.grounding import instance_categories, seen_counts
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--stage1", type=Path, default=Path("outputs/study/stage1/oracle"))
@@ -49,8 +49,7 @@ def main() -> None:
     for i in range(len(ds)):
         item = ds[i]
         scene, log = load(item.questions[0])
-        category_of = {int(o.instance_id): o.category for o in scene.objects}
-        seen = {category_of[j] for j in seen_instances(log.visible, item.frame_indices) if j in category_of}
+        seen = seen_counts(instance_categories(scene), log.visible, item.frame_indices)
         probs = torch.softmax(item.fused @ heads["category.weight"].T + heads["category.bias"], -1)[..., 1:]
         scores.append(probs.flatten(0, 1).max(0).values.numpy())
         present.append([c in seen for c in cats])

@@ -24,7 +24,7 @@ from vlm2_agent.training import (
     collate,
     subsample_indices,
 )
-from vlm2_agent.training.data import answer_text
+from vlm2_agent.training.data import FeatureItem, answer_text, intrinsics_from_hfov
 
 LENGTHS = {"ep_a": 17, "ep_b": 17, "ep_c": 9}  # frames per episode
 
@@ -268,3 +268,20 @@ def test_grounding_questions_count_what_the_kept_frames_show():
 def test_stage3_without_a_stage1_model_says_how_to_make_one(data_root, tmp_path):
     with pytest.raises(FileNotFoundError, match="no stage-1 model there.*train_stage1.py"):
         _trainer(data_root, tmp_path / "run", perception=str(tmp_path / "missing" / "model"))
+
+
+def test_a_blank_feature_video_is_one_encoded_blank_frame_repeated(tmp_path):
+    from vlm2_agent.model import VLM2Model
+    from vlm2_agent.training.diagnostics import blank_features, blank_item
+    from vlm2_agent.training.features import encode_episode
+
+    model = VLM2Model.from_pretrained(str(_stage1_model(tmp_path))).eval()
+    size, t = model.config.vision_config.image_size, 5
+    k = torch.from_numpy(intrinsics_from_hfov(90.0, size, size))
+    direct = encode_episode(model, torch.zeros(t, 3, size, size, dtype=torch.uint8),
+                            {"depth": torch.zeros(t, size, size), "intrinsics": k.expand(t, 3, 3),
+                             "cam_to_world": torch.eye(4).expand(t, 4, 4)})
+    item = FeatureItem("e", torch.ones(t, 4, 32), None, [], np.arange(t))
+    blank = blank_item(item, blank_features(model))
+    torch.testing.assert_close(blank.fused, direct[0])
+    torch.testing.assert_close(blank.coords, direct[1])

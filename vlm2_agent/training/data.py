@@ -111,20 +111,33 @@ class EpisodeVideoDataset(Dataset):
     def questions(self, i: int) -> list[Question]:
         return self.store.questions(self.episode_ids[i])
 
-    def __getitem__(self, i: int) -> VideoItem:
-        if i in self._cache:
-            return self._cache[i]
+    def frame_indices(self, i: int) -> np.ndarray:
+        """Indices of episode ``i``'s kept frames in its 4 fps video (no frame is read)."""
         eid = self.episode_ids[i]
         questions = self.store.questions(eid)
-        rgb = self.store.rgb(eid)
-        ranges = {tuple(q.frame_range) for q in questions} or {(0, rgb.shape[0])}
+        stored = self.store.rgb(eid).shape[0]
+        ranges = {tuple(q.frame_range) for q in questions} or {(0, stored)}
         if len(ranges) != 1:
             raise EpisodeStoreError(f"{self.store.root / eid}: questions cover several frame ranges {sorted(ranges)}; "
                                     "expected one video per episode")
         start, end = ranges.pop()
-        if end > rgb.shape[0]:
-            raise EpisodeStoreError(f"{self.store.root / eid}: frame_range end {end} > {rgb.shape[0]} stored frames")
-        idx = subsample_indices(start, end, self.stride)
+        if end > stored:
+            raise EpisodeStoreError(f"{self.store.root / eid}: frame_range end {end} > {stored} stored frames")
+        return subsample_indices(start, end, self.stride)
+
+    def __getitem__(self, i: int) -> VideoItem:
+        if i in self._cache:
+            return self._cache[i]
+        item = self.load(i)
+        if self.cache:
+            self._cache[i] = item
+        return item
+
+    def load(self, i: int) -> VideoItem:
+        """Episode ``i`` read from the store, never kept in the in-memory cache (one pass over a split)."""
+        eid = self.episode_ids[i]
+        idx = self.frame_indices(i)
+        rgb = self.store.rgb(eid)
         log = self.store.log(eid)
         h, w = rgb.shape[1:3]
         frames = torch.from_numpy(np.ascontiguousarray(rgb[idx])).permute(0, 3, 1, 2).contiguous()
@@ -132,10 +145,7 @@ class EpisodeVideoDataset(Dataset):
                  else torch.zeros(len(idx), h, w))
         k = torch.from_numpy(intrinsics_from_hfov(log.hfov_deg, h, w)).expand(len(idx), 3, 3).contiguous()
         c2w = torch.from_numpy(np.asarray(log.camera_to_world[idx], dtype=np.float32))
-        item = VideoItem(eid, frames, depth, k, c2w, questions, idx)
-        if self.cache:
-            self._cache[i] = item
-        return item
+        return VideoItem(eid, frames, depth, k, c2w, self.store.questions(eid), idx)
 
 
 def collate(items: Sequence[VideoItem | FeatureItem], tokenizer, questions_per_video: int | None = None,

@@ -29,7 +29,7 @@ import torch
 
 from vlm2_agent.eqa.metrics import aggregate, make_record
 
-from .data import FeatureItem, VideoItem
+from .data import FeatureItem, VideoItem, intrinsics_from_hfov
 from .evaluation import answer_item
 
 AGE_BINS = (0, 32, 64, 128, 256, 512, 10**9)  # frames of the 4 fps video: 8 s, 16 s, 32 s, 64 s, 128 s
@@ -48,19 +48,27 @@ def other_scene_partner(episode_ids: Sequence[str], scenes: Sequence[str], horiz
     return out
 
 
-def blank_item(model, item: VideoItem | FeatureItem) -> VideoItem | FeatureItem:
+def blank_features(model) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The perception's H_t (1, N, D) and entry centroids (1, k, 4) or None of one blank frame:
+    black, zero depth, identity pose. Frames are encoded one by one, so a blank video of any length
+    is this frame repeated."""
+    from .features import encode_episode
+
+    size = model.config.vision_config.image_size
+    geo = ({"depth": torch.zeros(1, size, size),
+            "intrinsics": torch.from_numpy(intrinsics_from_hfov(90.0, size, size))[None],
+            "cam_to_world": torch.eye(4)[None]} if model.config.geometry_source == "oracle" else None)
+    return encode_episode(model, torch.zeros(1, 3, size, size, dtype=torch.uint8), geo)
+
+
+def blank_item(item: VideoItem | FeatureItem, blank: tuple[torch.Tensor, torch.Tensor | None] | None = None):
     """``item`` with a blank video of the same length: black frames, zero depth, identity poses
-    (encoded by the model's own perception for a feature item)."""
+    (for a feature item, ``blank`` = :func:`blank_features` repeated)."""
     t = len(item.frame_indices)
     if isinstance(item, FeatureItem):
-        from .features import encode_episode
-
-        size = model.config.vision_config.image_size
-        k = torch.tensor([[size / 2, 0, size / 2], [0, size / 2, size / 2], [0, 0, 1.0]]).expand(t, 3, 3)
-        geo = ({"depth": torch.zeros(t, size, size), "intrinsics": k, "cam_to_world": torch.eye(4).expand(t, 4, 4)}
-               if model.config.geometry_source == "oracle" else None)
-        fused, coords = encode_episode(model, torch.zeros(t, 3, size, size, dtype=torch.uint8), geo)
-        return dataclasses.replace(item, fused=fused, coords=coords)
+        fused, coords = blank
+        return dataclasses.replace(item, fused=fused.expand(t, *fused.shape[1:]),
+                                   coords=None if coords is None else coords.expand(t, *coords.shape[1:]))
     return dataclasses.replace(item, frames=torch.zeros_like(item.frames), depth=torch.zeros_like(item.depth),
                                cam_to_world=torch.eye(4).expand_as(item.cam_to_world).clone())
 
@@ -77,6 +85,7 @@ def video_swap(model, tokenizer, dataset, progress: bool = True) -> dict[str, li
     keep = [i for i, q in enumerate(firsts) if q is not None]
     partner = other_scene_partner([items[i].episode_id for i in keep], [firsts[i].scene_id for i in keep],
                                   [firsts[i].horizon for i in keep])
+    blank = blank_features(model) if isinstance(items[0], FeatureItem) else None
     out: dict[str, list] = {"questions": [], "own": [], "other": [], "blank": []}
     for n, i in enumerate(tqdm(keep, desc="video swap", disable=not progress, leave=False)):
         item = items[i]
@@ -84,7 +93,7 @@ def video_swap(model, tokenizer, dataset, progress: bool = True) -> dict[str, li
         out["questions"] += item.questions
         out["own"] += answer_item(model, tokenizer, item)
         out["other"] += answer_item(model, tokenizer, other)
-        out["blank"] += answer_item(model, tokenizer, blank_item(model, item))
+        out["blank"] += answer_item(model, tokenizer, blank_item(item, blank))
     model.train(was_training)
     return out
 
@@ -163,4 +172,4 @@ def plot_evidence_age(curves: dict[str, dict[str, Any]], path: str | Path, worki
     return Path(path)
 
 
-__all__ = ["AGE_BINS", "blank_item", "diagnostics", "markdown", "other_scene_partner", "plot_evidence_age", "video_swap"]
+__all__ = ["AGE_BINS", "blank_features", "blank_item", "diagnostics", "markdown", "other_scene_partner", "plot_evidence_age", "video_swap"]

@@ -33,14 +33,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from torch.utils.data import Dataset
 
-from .data import EpisodeVideoDataset, FeatureItem, subsample_indices
+from .data import EpisodeVideoDataset, FeatureItem
 
 PERCEPTION_MODULES = ("vision", "vision_proj", "geometry", "a3pi", "vaga", "fusion")
-PERCEPTION_SETTINGS = ("geometry_source", "geometry_frame", "coord_scale", "use_a3pi", "use_vaga", "fusion",
-                       "entry_grid")
+ENCODER_SETTINGS = ("geometry_source", "geometry_frame", "coord_scale", "use_a3pi", "use_vaga", "fusion")  # shape H_t
+PERCEPTION_SETTINGS = (*ENCODER_SETTINGS, "entry_grid")  # and the cached entry centroids
 
 
 def vision_architecture(config) -> dict:
@@ -123,10 +122,8 @@ def build_feature_cache(model, dataset: EpisodeVideoDataset, cache_root: str | P
                          f"(e.g. {sorted(missing)[0]}); remove the folder to rebuild it")
     t0 = time.perf_counter()
     geometry = model.config.geometry_source == "oracle"
-    counts = [len(dataset[i].frame_indices) for i in range(len(dataset))]
-    first, _ = encode_episode(model, dataset[0].frames[:1], _geometry(dataset[0], geometry, 1))
-    n, d = first.shape[1:]
-    k = model.config.entry_tokens
+    counts = [len(dataset.frame_indices(i)) for i in range(len(dataset))]
+    n, d, k = model.config.num_patches, model.config.hidden_size, model.config.entry_tokens
     tmp = root.with_name(f".{key}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -135,8 +132,8 @@ def build_feature_cache(model, dataset: EpisodeVideoDataset, cache_root: str | P
     coords = np.lib.format.open_memmap(tmp / "coords.npy", "w+", np.float32, (sum(counts), k, 4)) if has_coords else None
     episodes, offset = {}, 0
     for i in tqdm(range(len(dataset)), desc=f"features {Path(dataset.store.root).parent.name}", disable=not progress):
-        item = dataset[i]
-        f, c = encode_episode(model, item.frames, _geometry(item, geometry))
+        item = dataset.load(i)
+        f, c = encode_episode(model, item.frames, item.geometry if geometry else None)
         fused[offset:offset + len(f)] = f.numpy()
         if coords is not None:
             coords[offset:offset + len(f)] = c.numpy()
@@ -175,21 +172,12 @@ class EpisodeFeatureDataset(Dataset):
             eid = self.episode_ids[i]
             fused, coords = self.cache.episode(eid)
             questions = self.videos.questions(i)
-            ranges = {tuple(q.frame_range) for q in questions}
-            if len(ranges) != 1:
-                raise ValueError(f"{self.store.root / eid}: questions cover frame ranges {sorted(ranges)}; expected one")
-            frames = subsample_indices(*ranges.pop(), self.stride)
+            frames = self.videos.frame_indices(i)
             if len(frames) != len(fused):
                 raise ValueError(f"{self.cache.root}: {eid} has {len(fused)} cached frames, its questions need "
                                  f"{len(frames)} at stride {self.stride}; remove the cache to rebuild it")
             self._items[i] = FeatureItem(eid, fused, coords, questions, frames)
         return self._items[i]
-
-
-def _geometry(item, oracle: bool, frames: int | None = None):
-    if not oracle:
-        return None
-    return {k: v[:frames] for k, v in item.geometry.items()}
 
 
 __all__ = ["EpisodeFeatureDataset", "FeatureCache", "build_feature_cache", "encode_episode", "perception_key",

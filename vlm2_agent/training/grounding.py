@@ -53,12 +53,28 @@ def seen_instances(visible: Sequence[dict[int, int]], frames: Iterable[int], min
     return sorted(seen)
 
 
+def instance_categories(scene) -> dict[int, str]:
+    """Instance id -> object category of a loaded scene."""
+    return {int(o.instance_id): o.category for o in scene.objects}
+
+
+def seen_counts(category_of: dict[int, str], visible: Sequence[dict[int, int]], frames: Iterable[int],
+                min_pixels: int = 20) -> Counter:
+    """Category -> distinct instances of it that :func:`seen_instances` finds in ``frames``."""
+    return Counter(category_of[i] for i in seen_instances(visible, frames, min_pixels) if i in category_of)
+
+
+def grounding_texts(categories: Iterable[str]) -> list[str]:
+    """Every grounding question text (for the tokenizer's training corpus)."""
+    return [TEMPLATE.format(word(c)) for c in categories]
+
+
 def grounding_questions(episode_id: str, category_of: dict[int, str], visible: Sequence[dict[int, int]],
                         frames: Sequence[int], categories: Sequence[str], n: int, rng: np.random.Generator,
                         min_pixels: int = 20) -> list[GroundingQuestion]:
     """``n`` counting questions about the kept ``frames``: half about categories seen (their number
     of distinct instances), half about catalogue categories not seen (0)."""
-    counts = Counter(category_of[i] for i in seen_instances(visible, frames, min_pixels) if i in category_of)
+    counts = seen_counts(category_of, visible, frames, min_pixels)
     seen = sorted(counts)
     unseen = sorted(set(categories) - set(seen))
     half = n // 2
@@ -71,4 +87,5 @@ def grounding_questions(episode_id: str, category_of: dict[int, str], visible: S
     return out
 
 
-__all__ = ["TEMPLATE", "GroundingQuestion", "grounding_questions", "seen_instances"]
+__all__ = ["TEMPLATE", "GroundingQuestion", "grounding_questions", "grounding_texts", "instance_categories",
+           "seen_counts", "seen_instances"]

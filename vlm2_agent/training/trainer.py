@@ -126,13 +126,13 @@ def peak_rss_mb() -> float:
 def load_perception(model: VLM2Model, path: str | Path) -> None:
     """Copy the perception (the modules that make H_t) of the stage-1 model saved at ``path``
     into ``model`` and freeze it; the settings that shape H_t must match."""
-    from .features import PERCEPTION_SETTINGS, perception_state, vision_architecture
+    from .features import ENCODER_SETTINGS, perception_state, vision_architecture
 
     if not (Path(path) / "config.json").is_file():
         raise FileNotFoundError(f"train.perception={path}: no stage-1 model there (config.json); train one with "
                                 f"python experiments/train_stage1.py --out {Path(path).parent} (its model/ folder)")
     source = VLM2Model.from_pretrained(str(path))
-    for name in (s for s in PERCEPTION_SETTINGS if s != "entry_grid"):  # entries pool H_t; H_t does not change
+    for name in ENCODER_SETTINGS:
         if getattr(source.config, name) != getattr(model.config, name):
             raise ValueError(f"train.perception={path}: its {name}={getattr(source.config, name)!r} differs from the "
                              f"model's {getattr(model.config, name)!r}; train stage 1 with the same model settings")
@@ -167,9 +167,9 @@ class Trainer:
         if cfg.grounding_questions:
             from envs.gym.objectnav import default_categories
 
-            from .grounding import TEMPLATE
+            from .grounding import grounding_texts
 
-            texts += [TEMPLATE.format(c.replace("_", " ")) for c in default_categories()]
+            texts += grounding_texts(default_categories())
         self.tokenizer = make_tokenizer(texts, cfg.tokenizer_vocab_size, text_path)
         self.model = build_model(model_cfg, memory_cfg, self.tokenizer).to(self.device).train()
         if cfg.perception is not None:  # stage 3: a frozen stage-1 perception, its features cached
@@ -238,7 +238,7 @@ class Trainer:
         """:func:`~.grounding.grounding_questions` about ``item``'s kept frames (scene read once)."""
         from envs.gym.objectnav import default_categories
 
-        from .grounding import grounding_questions
+        from .grounding import grounding_questions, instance_categories
 
         if index not in self._grounding_cache:
             if self._split_loader is None:
@@ -246,7 +246,7 @@ class Trainer:
 
                 self._split_loader, _ = split_loader(self.cfg.data_root, self.cfg.train_split, self.cfg.scenes_root)
             scene, log = self._split_loader(item.questions[0])
-            self._grounding_cache[index] = ({int(o.instance_id): o.category for o in scene.objects}, log.visible)
+            self._grounding_cache[index] = (instance_categories(scene), log.visible)
         category_of, visible = self._grounding_cache[index]
         return grounding_questions(item.episode_id, category_of, visible, item.frame_indices, default_categories(),
                                    self.cfg.grounding_questions, rng)
@@ -310,7 +310,7 @@ class Trainer:
         bar.close()
         self._train_seconds = round(time.perf_counter() - t0, 1)
         summary: dict[str, Any] = {"step": self.step, "finished": self.step >= cfg.max_steps,
-                                   "train_seconds": round(time.perf_counter() - t0, 1),
+                                   "train_seconds": self._train_seconds,
                                    "peak_rss_mb": peak_rss_mb()}
         if summary["finished"] and self.is_main:
             summary["model_dir"] = str(self.save_model(self.run_dir / "model"))
