@@ -285,3 +285,19 @@ def test_a_blank_feature_video_is_one_encoded_blank_frame_repeated(tmp_path):
     blank = blank_item(item, blank_features(model))
     torch.testing.assert_close(blank.fused, direct[0])
     torch.testing.assert_close(blank.coords, direct[1])
+
+
+def test_checkpoint_restores_every_rng_and_loads_without_running_code(tmp_path):
+    import random
+
+    from vlm2_agent.training import load_checkpoint, save_checkpoint
+
+    m = torch.nn.Linear(2, 2)
+    opt = torch.optim.AdamW(m.parameters())
+    sch = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    np.random.seed(5), random.seed(5), torch.manual_seed(5)
+    path = save_checkpoint(tmp_path / "last.pt", m, opt, sch, step=2)
+    first = (np.random.rand(3).tolist(), random.random(), torch.rand(3).tolist())
+    assert load_checkpoint(path, m, opt, sch) == 2
+    assert (np.random.rand(3).tolist(), random.random(), torch.rand(3).tolist()) == first
+    torch.load(path, weights_only=True)  # only tensors and plain values: nothing in it can run
