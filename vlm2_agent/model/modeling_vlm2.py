@@ -54,6 +54,8 @@ class VLM2Output(ModelOutput):
     lm_loss: torch.FloatTensor | None = None
     geometry_loss: torch.FloatTensor | None = None
     logits: torch.FloatTensor | None = None
+    prefix_embeds: torch.FloatTensor | None = None  # (B, P, H_lm) memory prefix each video's questions read
+    prefix_mask: torch.BoolTensor | None = None  # (B, P)
 
 
 def _position_ids(mask: torch.Tensor) -> torch.Tensor:
@@ -297,7 +299,8 @@ class VLM2Model(VLM2PreTrainedModel):
         loss = lm_loss
         if loss is not None and geo_loss is not None:
             loss = loss + self.config.geometry_loss_weight * geo_loss
-        return VLM2Output(loss=loss, lm_loss=lm_loss, geometry_loss=geo_loss, logits=logits)
+        return VLM2Output(loss=loss, lm_loss=lm_loss, geometry_loss=geo_loss, logits=logits,
+                          prefix_embeds=prefix, prefix_mask=pmask.bool())
 
     def _answer_loss_full(self, prefix, pmask, video_index, input_ids, attention_mask, labels):
         """Reference answer step: every question carries its own copy of the memory prefix, and the

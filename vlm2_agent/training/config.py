@@ -36,6 +36,9 @@ class TrainConfig:
         grounding_questions: per training video and step, this many automatic counting questions
             about the kept frames (:mod:`vlm2_agent.training.grounding`; 0: none); ``scenes_root``
             holds the scene dataset they read the categories from.
+        presence_alignment: weight of the presence alignment loss
+            (:mod:`vlm2_agent.training.alignment`: memory tokens vs the category words, labels from the
+            episode log read as for the grounding questions; 0: off).
         diagnostics: the final test evaluation also answers with another scene's video and a blank
             one and writes ``eval/diagnostics.{md,json}`` (:mod:`vlm2_agent.training.diagnostics`).
     """
@@ -72,6 +75,7 @@ class TrainConfig:
     feature_cache: str | None = None
     diagnostics: bool = True
     grounding_questions: int = 0
+    presence_alignment: float = 0.0
     scenes_root: str = "data/scenes"
 
     @classmethod
@@ -102,6 +106,8 @@ class TrainConfig:
                              f"grad_clip={self.grad_clip}")
         if self.eval_every < 0:
             raise ValueError(f"train.eval_every={self.eval_every}: expected >= 0 (0: only at the end)")
+        if not self.presence_alignment >= 0:
+            raise ValueError(f"train.presence_alignment={self.presence_alignment}: expected a weight >= 0 (0: off)")
         if self.num_threads is not None and self.num_threads < 1:
             raise ValueError(f"train.num_threads={self.num_threads}: expected null or >= 1")
         return self

@@ -1,0 +1,57 @@
+"""``vlm2-scenes``: build the procedural apartment dataset with Hydra (config ``configs/scenes.yaml``).
+
+Example (shell)::
+
+    vlm2-scenes scene.num_scenes.train=10 scene.splits=[train] logger=none
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from scenes.generator import SPLIT_SEEDS, spec_from_config
+
+
+def build(cfg: DictConfig, progress: bool = True) -> dict:
+    """Build the splits named in ``cfg.scene.splits``; returns :func:`scenes.writer.write_dataset`'s summary."""
+    from scenes.writer import write_dataset
+
+    sc = cfg.scene
+    unknown = [s for s in sc.splits if s not in SPLIT_SEEDS]
+    if unknown:
+        raise ValueError(f"scene.splits: expected names from {list(SPLIT_SEEDS)}, got {unknown}")
+    counts = {s: int(sc.num_scenes.get(s, 0)) for s in sc.splits}
+    root = Path(hydra.utils.to_absolute_path(sc.root)) if hydra.core.hydra_config.HydraConfig.initialized() \
+        else Path(sc.root)
+    return write_dataset(root, counts, name=sc.name, spec=spec_from_config(sc), num_rooms=sc.num_rooms,
+                         write_maps=bool(sc.maps), progress=progress, use_cache=bool(sc.cache))
+
+
+@hydra.main(config_path="pkg://configs", config_name="scenes", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    from vlm2_base.logger import make_logger
+
+    run_dir = Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
+    logger = make_logger(cfg.logger, run_dir, OmegaConf.to_container(cfg, resolve=True))
+    try:
+        summary = build(cfg)
+        secs = summary["seconds"]
+        mean = sum(secs) / len(secs) if secs else 0.0
+        logger.log({"scenes/built": summary["built"], "scenes/cached": summary["cached"],
+                    "scenes/seconds_per_scene": mean})
+    finally:
+        logger.finish()
+    d = summary["dataset_dir"]
+    print(f"built {summary['built']} scenes, {summary['cached']} unchanged (cached)"
+          + (f", {mean:.2f} s/scene" if secs else ""))
+    print(f"dataset config: {d / (cfg.scene.name + '.scene_dataset_config.json')}")
+    for split, ids in summary["splits"].items():
+        print(f"  {split}: {len(ids)} scenes")
+    print(f"stages: {d / 'stages'}   semantics: {d / 'semantics'}   maps: {d / 'maps'}   splits: {d / 'splits.json'}")
+
+
+if __name__ == "__main__":
+    main()
