@@ -69,7 +69,7 @@ def save_room_views(scene: Scene, path: str | Path, **kwargs) -> Path:
     """Write :func:`render_room_views` as a PNG, atomically."""
     import imageio.v3 as iio
 
-    from scenes.writer import atomic_write
+    from vlm2_base.io import atomic_write
 
     path = Path(path)
     atomic_write(path, iio.imwrite("<bytes>", render_room_views(scene, **kwargs), extension=".png"))

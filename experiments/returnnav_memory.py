@@ -163,7 +163,7 @@ def plot_error_by_age(errors: dict[str, dict[str, np.ndarray]], path: Path) -> N
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from scenes.writer import atomic_savefig
+    from vlm2_base.io import atomic_savefig
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
     centres = np.array([np.sqrt(max(lo, 1) * min(hi, 200)) for lo, hi in AGE_BINS])
@@ -221,10 +221,10 @@ def record_videos(args, locator, mode: str, pointnav, episodes: list[int], out_d
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     import torch
 
+    from envs.gym.objectnav import default_categories
     from vlm2_agent.policy.goal_locator import GoalLocator
     from vlm2_agent.policy.memory_goal import MEMORY_MODES, locator_errors, train_locator
-    from envs.gym.objectnav import default_categories
-    from vlm2_agent.policy.returnnav import default_room_types
+    from envs.gym.returnnav import default_room_types
     from vlm2_agent.policy.training import write_json
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from vlm2_base.io import atomic_write
 
 # name -> Hydra overrides of stage 3; the first is the full model (dual memory, oracle geometry)
 RUNS: dict[str, list[str]] = {
@@ -47,6 +48,7 @@ RUNS.update({
     "mem_working_ground": ["memory=working", "train.grounding_questions=24"],
     "vlm2_dual_ground": ["memory=dual", "train.grounding_questions=24"],
     "mem_working_ground_e4": ["memory=working", "train.grounding_questions=24", "memory.entry_grid=4"],
+    "vlm2_dual_ground_align": ["memory=dual", "train.grounding_questions=24", "train.presence_alignment=1.0"],
 })
 GEOMETRY_OVERRIDES = {"oracle": [], "learned": ["model.geometry_source=learned"],
                       "none": ["model.geometry_source=none", "model.use_a3pi=false", "model.use_vaga=false"]}
@@ -179,9 +181,7 @@ def report(names: list[str], seeds: list[int], out_root: Path, data_root: Path, 
     doc = {"seeds": seeds, "runs": stats, "blind": blind, "best_blind": best_blind, "targets": checks,
            "diagnostics": diags, "seconds_this_invocation": seconds}
     for path, text in ((results / "ablations.md", "\n".join(lines)), (results / "ablations.json", json.dumps(doc, indent=1))):
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text + "\n")
-        os.replace(tmp, path)
+        atomic_write(path, text + "\n")
     return results / "ablations.md"
 
 

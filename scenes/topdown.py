@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from scenes.types import Scene
+from vlm2_base.io import atomic_savefig
 
 ROOM_COLORS: dict[str, str] = {
     "bedroom": "#cfe3f7", "living_room": "#f7e6c4", "kitchen": "#d9f2d0", "bathroom": "#d3f0f0",
@@ -129,10 +130,6 @@ def render_topdown(scene: Scene, path: str | Path, px_per_m: float = 60.0, label
         draw_topdown(ax, scene, labels=labels, fontsize=max(4.0, px_per_m / 10))
         ax.set_xlim(lo[0], hi[0])
         ax.set_ylim(hi[1], lo[1])
-        from scenes.writer import (
-            atomic_savefig,  # writer draws maps with this module: import late
-        )
-
         # No metadata: the PNG bytes then depend only on the scene (determinism).
         atomic_savefig(fig, path, close=False, dpi=dpi)
     finally:

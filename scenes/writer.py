@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -27,47 +25,9 @@ import numpy as np
 
 from scenes.annotations import annotations_to_dict
 from scenes.types import MeshPart, Scene
+from vlm2_base.io import atomic_write, json_text
 
 DEFAULT_NAME = "vlm2_apartments"
-
-
-def atomic_write(path: str | Path, data: bytes | str) -> Path:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_savefig(fig, path: str | Path, close: bool = True, **savefig_kwargs) -> Path:
-    """Save a matplotlib figure as PNG to ``path`` atomically (rendered in memory, then :func:`atomic_write`).
-
-    PNG metadata is left out unless given, so the bytes depend only on the figure.
-    """
-    import io
-
-    buf = io.BytesIO()
-    savefig_kwargs.setdefault("metadata", {"Software": None})
-    try:
-        fig.savefig(buf, format="png", **savefig_kwargs)
-    finally:
-        if close:
-            import matplotlib.pyplot as plt
-
-            plt.close(fig)
-    return atomic_write(path, buf.getvalue())
-
-
-def json_text(obj: Any) -> str:
-    """Stable JSON text (fixed key order as given, 1-space indent, trailing newline)."""
-    return json.dumps(obj, indent=1, ensure_ascii=False) + "\n"
 
 
 def _trimesh(part: MeshPart):

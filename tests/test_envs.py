@@ -26,11 +26,17 @@ def _hash(obs: dict) -> str:
     return h.hexdigest()
 
 
-@pytest.mark.parametrize("env_id", IDS)
+RETURNNAV = {"tour": 30, "min_pixels": 15, "config": {"num_rooms": 2, "num_scenes": 1, "sim": {"resolution": (24, 32)},
+                                                      "max_episode_steps": 20}}
+CHECK_KWARGS = {**{i: dict(max_episode_steps=20, **SMALL) for i in IDS}, "VLM2/ReturnNav-v0": RETURNNAV}
+
+
+@pytest.mark.parametrize("env_id", sorted(CHECK_KWARGS))
 def test_gymnasium_check_env(env_id):
+    """Every navigation id of the registry (``VLM2/EQA-v0`` needs a built split: test_eqa_pipeline)."""
     from gymnasium.utils.env_checker import check_env
 
-    env = gym.make(env_id, max_episode_steps=20, **SMALL)
+    env = gym.make(env_id, **CHECK_KWARGS[env_id])
     with warnings.catch_warnings():
         warnings.simplefilter("error", category=UserWarning)  # any checker complaint fails the test
         check_env(env.unwrapped, skip_render_check=True)
@@ -198,7 +204,7 @@ def test_recorder_writes_video_and_episode_log(tmp_path):
     import imageio.v3 as iio
 
     from envs.wrappers import RecordEpisode
-    from vlm2_agent.eqa.episode import EpisodeLog
+    from envs.episode_log import EpisodeLog
 
     env = RecordEpisode(gym.make("VLM2/Explore-v0", tour=12, **SMALL), tmp_path)
     obs, _ = env.reset(seed=0)

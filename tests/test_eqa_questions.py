@@ -7,8 +7,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from envs.episode_log import EpisodeLog, EpisodeLogError
+from envs.pose import camera_to_world
 from scenes.types import OrientedBox, Room, Scene, SceneObject
-from vlm2_agent.eqa.episode import EpisodeLog, EpisodeLogError, camera_pose
 from vlm2_agent.eqa.question import Question, load_jsonl, save_jsonl
 from vlm2_agent.eqa.questions import GenConfig, generate_questions
 from vlm2_agent.eqa.questions.common import LetterBalancer
@@ -33,7 +34,7 @@ def log(positions, headings=None, visible=None, ids=(), fps=4.0, pixels=500):
     headings = np.zeros(T) if headings is None else np.asarray(headings, float)
     if visible is None:
         visible = [{i: pixels for i in ids} for _ in range(T)]
-    c2w = np.stack([camera_pose(p, h) for p, h in zip(positions, headings)])
+    c2w = np.stack([camera_to_world(p, h) for p, h in zip(positions, headings)])
     return EpisodeLog("s0", "e0", c2w, positions, headings, visible, (128, 128), 90.0, fps)
 
 

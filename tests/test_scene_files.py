@@ -139,7 +139,7 @@ def test_dataset_is_byte_deterministic_and_cached(tmp_path):
 def test_cli_build_with_hydra_config(tmp_path):
     from hydra import compose, initialize_config_module
 
-    from scenes.cli import build
+    from vlm2_agent.cli.scenes import build
 
     with initialize_config_module(config_module="configs", version_base="1.3"):
         cfg = compose("scenes", overrides=[f"scene.root={tmp_path}", "scene.splits=[test]",

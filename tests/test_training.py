@@ -13,18 +13,13 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from vlm2_agent.eqa.episode import EpisodeLog
+from envs.episode_log import EpisodeLog
+from envs.render.camera import intrinsics
 from vlm2_agent.eqa.question import Question
 from vlm2_agent.eqa.store import EpisodeStore
 from vlm2_agent.model import build_tokenizer
-from vlm2_agent.training import (
-    EpisodeVideoDataset,
-    TrainConfig,
-    Trainer,
-    collate,
-    subsample_indices,
-)
-from vlm2_agent.training.data import FeatureItem, answer_text, intrinsics_from_hfov
+from vlm2_agent.training import EpisodeVideoDataset, TrainConfig, Trainer, collate, subsample_indices
+from vlm2_agent.training.data import FeatureItem, answer_text
 
 LENGTHS = {"ep_a": 17, "ep_b": 17, "ep_c": 9}  # frames per episode
 
@@ -174,8 +169,8 @@ def test_one_process_gloo_ddp_matches_a_plain_run(data_root, tmp_path):
 def _stage1_model(tmp_path: Path) -> Path:
     """A 'stage-1' perception: a VLM2 of the tiny settings with its perception weights moved off
     their initial values (so that copying it into a fresh model is visible)."""
-    from vlm2_agent.model.configuration_vlm2 import config_from_hydra
     from vlm2_agent.model import VLM2Model
+    from vlm2_agent.model.configuration_vlm2 import config_from_hydra
     from vlm2_agent.training.features import perception_state
 
     torch.manual_seed(7)
@@ -234,9 +229,9 @@ def test_stage3_run_resumed_mid_way_ends_with_the_same_weights(data_root, tmp_pa
 
 
 def test_diagnostics_flag_a_model_that_ignores_its_video():
-    from vlm2_agent.training.diagnostics import diagnostics, other_scene_partner
-
     import dataclasses
+
+    from vlm2_agent.training.diagnostics import diagnostics, other_scene_partner
 
     qs = [dataclasses.replace(_questions(f"ep{i}", 40)[i % 4], id=f"q{i}", evidence_age=10 * i) for i in range(12)]
     truth = [answer_text(q) if q.is_numerical else q.ground_truth for q in qs]
@@ -277,7 +272,7 @@ def test_a_blank_feature_video_is_one_encoded_blank_frame_repeated(tmp_path):
 
     model = VLM2Model.from_pretrained(str(_stage1_model(tmp_path))).eval()
     size, t = model.config.vision_config.image_size, 5
-    k = torch.from_numpy(intrinsics_from_hfov(90.0, size, size))
+    k = torch.from_numpy(intrinsics(90.0, size, size)).float()
     direct = encode_episode(model, torch.zeros(t, 3, size, size, dtype=torch.uint8),
                             {"depth": torch.zeros(t, size, size), "intrinsics": k.expand(t, 3, 3),
                              "cam_to_world": torch.eye(4).expand(t, 4, 4)})

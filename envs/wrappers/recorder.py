@@ -1,5 +1,5 @@
 """Record episodes of a VLM2 env: an mp4 of RGB | depth | semantic | top-down map, and an
-:class:`~vlm2_agent.eqa.episode.EpisodeLog` (poses + visible instance ids with pixel counts per frame).
+:class:`~envs.episode_log.EpisodeLog` (poses + visible instance ids with pixel counts per frame).
 
 One video frame per observation: the reset frame plus one per step, so an episode of ``n`` steps
 gives ``n + 1`` frames. Frames are streamed to ffmpeg as they come (memory stays flat over 10,000+
@@ -147,7 +147,7 @@ class RecordEpisode(gym.Wrapper):
             os.replace(self._tmp_video, final)
             paths.append(final)
         if self.log:
-            from vlm2_agent.eqa.episode import EpisodeLog
+            from envs.episode_log import EpisodeLog
 
             rgb = base.sim_config.sensor(self._uuids["rgb"])
             f = self._frames

@@ -46,8 +46,8 @@ def render_views(dataset_dir: Path, scene_ids: list[str], cfg: DictConfig) -> li
 
 @hydra.main(config_path="pkg://configs", config_name="demo", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    from envs.episode_runner import run_episode
-    from scenes.cli import build
+    from vlm2_agent.cli.episode import run_episode
+    from vlm2_agent.cli.scenes import build
 
     out_dir = Path(hydra.utils.to_absolute_path(cfg.out_dir))
     summary = build(cfg)
@@ -66,8 +66,8 @@ def main(cfg: DictConfig) -> None:
     for name, p in paths.items():
         print(f"         {name}: {p}")
     if cfg.qa.enabled:
-        from vlm2_agent.eqa.demo_episode import run_qa
-        from vlm2_agent.eqa.episode import EpisodeLog
+        from envs.episode_log import EpisodeLog
+        from vlm2_agent.cli.demo_episode import run_qa
 
         scene_id = EpisodeLog.load(paths["episode_log"]).scene_id
         qa = run_qa(cfg.qa, dataset_dir, scene_id, out_dir / "qa",

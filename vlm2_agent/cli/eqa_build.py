@@ -19,10 +19,9 @@ from omegaconf import DictConfig, OmegaConf
 from vlm2_agent.cli import abs_path
 
 
-
 def build_config(cfg: DictConfig):
     """A :class:`~vlm2_agent.eqa.build.BuildConfig` from the ``eqa`` and ``scene`` groups."""
-    from scenes.cli import spec_from_config
+    from scenes.generator import spec_from_config
     from vlm2_agent.eqa.build import BuildConfig
 
     eqa = OmegaConf.to_container(cfg.eqa, resolve=True)
@@ -42,7 +41,7 @@ def build_config(cfg: DictConfig):
 @hydra.main(config_path="pkg://configs", config_name="eqa_build", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     from vlm2_agent.eqa.build import build_split, format_counts
-    from vlm2_agent.logger import make_logger
+    from vlm2_base.logger import make_logger
 
     bcfg = build_config(cfg)
     run_dir = Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)

@@ -20,11 +20,9 @@ from omegaconf import DictConfig, OmegaConf
 from vlm2_agent.cli import abs_path
 
 
-
 def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     """Score what ``cfg`` names; returns ``{"result", "paths", "name", "missing"}``."""
-    from vlm2_agent.eqa.evaluate import (baseline_predict_fn, evaluate, load_predictions, match_predictions,
-                                         write_report)
+    from vlm2_agent.eqa.evaluate import baseline_predict_fn, evaluate, load_predictions, match_predictions, write_report
     from vlm2_agent.eqa.question import load_jsonl
 
     if (cfg.predictions is None) == (cfg.baseline is None):
@@ -57,7 +55,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
 @hydra.main(config_path="pkg://configs", config_name="eqa_eval", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     from vlm2_agent.eqa.metrics import format_table
-    from vlm2_agent.logger import make_logger
+    from vlm2_base.logger import make_logger
 
     run_dir = Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
     out_dir = abs_path(cfg.out_dir) if cfg.out_dir else run_dir

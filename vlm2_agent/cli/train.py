@@ -23,8 +23,8 @@ from omegaconf import DictConfig, OmegaConf
 def run(cfg: DictConfig) -> dict:
     """Train (or resume) the run described by a composed ``train.yaml`` config; returns the summary."""
     from vlm2_agent.eqa.metrics import format_table
-    from vlm2_agent.logger import make_logger
     from vlm2_agent.training import TrainConfig, Trainer
+    from vlm2_base.logger import make_logger
 
     run_dir = Path(hydra.utils.to_absolute_path(cfg.run_dir)) if hydra.core.hydra_config.HydraConfig.initialized() \
         else Path(cfg.run_dir)

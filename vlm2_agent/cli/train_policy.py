@@ -27,13 +27,12 @@ def _abs(path: str) -> str:
 
 def train(cfg: DictConfig, run_dir: Path) -> dict:
     """Train (or resume), checkpoint, and evaluate on the test split; returns the summary."""
+    import torch
     from stable_baselines3.common.callbacks import CallbackList, CheckpointCallback
 
-    from vlm2_agent.logger import make_logger
     from vlm2_agent.policy.algorithms import PolicyActor, algo_name, build_model, load_model
     from vlm2_agent.policy.training import evaluate_nav, make_vec_env, nav_metrics_callback, write_json
-
-    import torch
+    from vlm2_base.logger import make_logger
 
     pcfg = OmegaConf.to_container(cfg.policy, resolve=True)
     if pcfg.get("torch_threads"):

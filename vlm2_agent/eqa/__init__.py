@@ -9,16 +9,16 @@ Example:
     0.9
 """
 
+from envs.episode_log import EpisodeLog, EpisodeLogError
+
 from .baselines import make_baseline
-from .episode import EpisodeLog, EpisodeLogError
+from .evaluate import PredictionsError, baseline_predict_fn, evaluate, load_predictions, match_predictions
 from .metrics import aggregate, format_table, make_record, mean_relative_accuracy, score_prediction
 from .question import BENCHMARK_VERSION, BenchmarkVersionError, Question, load_jsonl, save_jsonl
-from .selection import SelectionConfig, balance_problems, select_balanced
 from .questions import GenConfig, generate_questions
-from .tasks import QUESTION_TYPES, VSI_TASKS, VSTI_TASKS, horizon_bucket, task_of
+from .selection import SelectionConfig, balance_problems, select_balanced
 from .store import EpisodeStore, EpisodeStoreError
-from .evaluate import PredictionsError, baseline_predict_fn, evaluate, load_predictions, match_predictions
-from . import env as _env  # noqa: F401  registers VLM2/EQA-v0 (gymnasium only; the store is opened at make time)
+from .tasks import QUESTION_TYPES, VSI_TASKS, VSTI_TASKS, horizon_bucket, task_of
 
 __all__ = [
     "BENCHMARK_VERSION",

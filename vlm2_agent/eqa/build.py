@@ -3,7 +3,7 @@
 For each scene of the split (written to the scene dataset through :mod:`scenes.writer`, reusing
 scenes already built with the same config), the exploration expert of ``VLM2/Explore-v0`` walks
 tours of three horizons; every step's frame is stored (:class:`~vlm2_agent.eqa.store.EpisodeStore`)
-with the episode's :class:`~vlm2_agent.eqa.episode.EpisodeLog`, and
+with the episode's :class:`~envs.episode_log.EpisodeLog`, and
 :func:`~vlm2_agent.eqa.questions.generate_questions` asks questions about it, planning routes on the
 nav grid's shortest paths. The generators over-generate ``candidates_per_type`` candidates per type
 and episode; the split's questions are then chosen from all its candidates by the answer-balanced
@@ -43,12 +43,11 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from envs.episode_log import DEFAULT_FPS, EpisodeLog
 from scenes.types import Scene
 
-from .episode import DEFAULT_FPS, EpisodeLog
-from .question import Question, save_jsonl
 from .audit.prune import PruneConfig, prune_bias
-from .question import BENCHMARK_VERSION, load_jsonl
+from .question import BENCHMARK_VERSION, Question, load_jsonl, save_jsonl
 from .questions import GENERATOR_VERSION, GenConfig, generate_questions
 from .selection import SelectionConfig, balance_problems, enforce_count_cap, select_balanced
 from .store import EpisodeStore
@@ -369,7 +368,7 @@ def build_split(cfg: BuildConfig, progress: bool = True, workers: int = 1) -> di
                    if f.name not in ("scene_spec", "out_root", "scenes_root")},
         "hashes": split_hashes(out, episodes),
     }
-    from scenes.writer import atomic_write
+    from vlm2_base.io import atomic_write
 
     atomic_write(out / "manifest.json", json.dumps(manifest, indent=1, default=list) + "\n")
     # wall times of this run only (a resumed run skips recorded episodes), kept out of the manifest so

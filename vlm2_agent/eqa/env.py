@@ -21,7 +21,7 @@ or a letter beyond the options, scores 0). ``continue`` on the last frame ends t
 This version plays recorded videos only; exploring the live scene is ``VLM2/Explore-v0``'s job.
 
 Example:
-    >>> import gymnasium as gym, vlm2_agent.eqa  # doctest: +SKIP
+    >>> import gymnasium as gym, envs  # doctest: +SKIP
     >>> env = gym.make("VLM2/EQA-v0", data_root="data/eqa", split="test")  # doctest: +SKIP
     >>> obs, info = env.reset(seed=0)  # doctest: +SKIP
     >>> obs, reward, terminated, truncated, info = env.step(1)  # answer "A"  # doctest: +SKIP
@@ -36,7 +36,6 @@ from typing import Any, Sequence
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from gymnasium.envs.registration import register, registry
 
 from .metrics import score_prediction
 from .question import LETTERS, Question, load_jsonl
@@ -180,9 +179,5 @@ class EQAEnv(gym.Env):
         q = self.question
         return {"question_id": q.id, "question_type": q.question_type, "horizon": q.horizon,
                 "frame_index": int(self._k), "num_frames": int(len(self._frames))}
-
-
-if ENV_ID not in registry:
-    register(id=ENV_ID, entry_point="vlm2_agent.eqa.env:EQAEnv", disable_env_checker=False)
 
 __all__ = ["ACTIONS", "CONTINUE", "ENV_ID", "EQAEnv"]

@@ -19,15 +19,13 @@ Example:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from scenes.writer import atomic_savefig
+from vlm2_base.io import atomic_savefig, atomic_write
 
 from .metrics import aggregate, format_table, make_record
 from .question import Question
@@ -146,15 +144,6 @@ def streamer_predict_fn(streamer, store, max_frames: int = 32) -> PredictFn:
     return predict
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def plot_table(table: Mapping[str, Mapping[str, Any]], path: str | Path, title: str = "") -> Path:
@@ -197,9 +186,9 @@ def write_report(result: Mapping[str, Any], out_dir: str | Path, name: str = "re
     doc = {"name": name, "meta": dict(meta or {}), "num_questions": len(records), "table": table}
     paths = {"md": out / f"{name}.md", "json": out / f"{name}.json", "png": out / f"{name}.png",
              "scores": out / f"{name}_scores.jsonl"}
-    _atomic_text(paths["md"], md)
-    _atomic_text(paths["json"], json.dumps(doc, indent=1) + "\n")
-    _atomic_text(paths["scores"], "".join(json.dumps(r) + "\n" for r in records))
+    atomic_write(paths["md"], md)
+    atomic_write(paths["json"], json.dumps(doc, indent=1) + "\n")
+    atomic_write(paths["scores"], "".join(json.dumps(r) + "\n" for r in records))
     plot_table(table, paths["png"], title=name)
     return paths
 

@@ -18,11 +18,11 @@ Example:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
+
+from vlm2_base.io import atomic_write
 
 from .tasks import benchmark_of, check_type, horizon_bucket, is_numerical, task_of
 
@@ -139,17 +139,7 @@ class BenchmarkVersionError(ValueError):
 
 def save_jsonl(questions: Iterable[Question], path: str | Path) -> None:
     """Write questions one JSON object per line, atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            for q in questions:
-                f.write(json.dumps(q.to_dict()) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, "".join(json.dumps(q.to_dict()) + "\n" for q in questions))
 
 
 def load_jsonl(path: str | Path, accept_versions: Iterable[str] = (BENCHMARK_VERSION,)) -> list[Question]:

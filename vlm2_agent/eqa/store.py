@@ -18,7 +18,7 @@ loading the video.
 
 Example:
     >>> import tempfile, numpy as np
-    >>> from vlm2_agent.eqa.episode import EpisodeLog
+    >>> from envs.episode_log import EpisodeLog
     >>> store = EpisodeStore(tempfile.mkdtemp())
     >>> log = EpisodeLog(scene_id="s", episode_id="e0", camera_to_world=np.repeat(np.eye(4)[None], 2, 0),
     ...                  positions=np.zeros((2, 3)), headings=np.zeros(2), visible=[{}, {}],
@@ -42,7 +42,8 @@ from typing import Iterable
 
 import numpy as np
 
-from .episode import EpisodeLog
+from envs.episode_log import EpisodeLog
+
 from .question import Question, load_jsonl, save_jsonl
 
 TMP_PREFIX = ".tmp-"

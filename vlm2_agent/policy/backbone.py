@@ -14,12 +14,13 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from envs.render.camera import intrinsics
 
 # Submodules of VLM2Model that per-frame encoding (encode_frames) never touches.
 _LANGUAGE_PARTS = ("lm", "projector", "segment_embed")
@@ -88,10 +89,8 @@ def strip_language(model):
 
 
 def pinhole_intrinsics(hfov_deg: float, width: int, height: int, batch: int = 1) -> torch.Tensor:
-    """(batch, 3, 3) intrinsics for square pixels, principal point at the centre (envs' cameras)."""
-    f = (width / 2) / math.tan(math.radians(hfov_deg) / 2)
-    k = torch.tensor([[f, 0.0, width / 2], [0.0, f, height / 2], [0.0, 0.0, 1.0]], dtype=torch.float32)
-    return k.expand(batch, 3, 3).clone()
+    """(batch, 3, 3) float32 copies of the renderer's :func:`envs.render.camera.intrinsics`."""
+    return torch.from_numpy(intrinsics(hfov_deg, width, height)).float().expand(batch, 3, 3).clone()
 
 
 def find_checkpoint(root: str | Path = "checkpoints") -> Path | None:

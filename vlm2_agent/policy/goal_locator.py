@@ -31,6 +31,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from vlm2_base.io import atomic_path, atomic_write
+
 CONFIG_NAME = "goal_locator.json"
 WEIGHTS_NAME = "goal_locator.safetensors"
 
@@ -152,13 +154,9 @@ class GoalLocator(nn.Module):
     def save_pretrained(self, path: str | os.PathLike) -> None:
         """Write ``goal_locator.json`` and ``goal_locator.safetensors`` to the folder (atomically)."""
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        tmp = path / f".{WEIGHTS_NAME}.{os.getpid()}.tmp"
-        save_file({k: v.detach().contiguous() for k, v in self.state_dict().items()}, str(tmp))
-        os.replace(tmp, path / WEIGHTS_NAME)
-        tmp = path / f".{CONFIG_NAME}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(asdict(self.config), indent=2))
-        os.replace(tmp, path / CONFIG_NAME)
+        with atomic_path(path / WEIGHTS_NAME) as tmp:
+            save_file({k: v.detach().contiguous() for k, v in self.state_dict().items()}, str(tmp))
+        atomic_write(path / CONFIG_NAME, json.dumps(asdict(self.config), indent=2))
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike) -> "GoalLocator":

@@ -87,7 +87,7 @@ class TourData:
     end: np.ndarray
 
     def save(self, path) -> None:
-        from scenes.writer import atomic_write
+        from vlm2_base.io import atomic_write
 
         arrays = {"episode": self.episode, "category": self.category, "room": self.room, "targets": self.targets,
                   "target_mask": self.target_mask, "age": self.age, "end": self.end}

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from scenes.writer import atomic_savefig
+from vlm2_base.io import atomic_savefig
 
 
 def read_curve(path: str | Path) -> list[dict[str, float]]:

@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-TASKS = {"pointnav": "VLM2/PointNav-v0", "objectnav": "VLM2/ObjectNav-v0", "returnnav": "VLM2/ReturnNav-v0"}
+from envs.gym import TASK_IDS
+from vlm2_base.io import atomic_write
+
 EXTRACTORS = ("vlm2", "cnn", "sb3_cnn", "none")
 IMAGE_KEYS = ("rgb", "depth")
 
@@ -45,8 +46,8 @@ def env_kwargs(cfg: Mapping[str, Any], split: str) -> dict[str, Any]:
     128
     """
     task = _get(cfg, "task", "pointnav")
-    if task not in TASKS:
-        raise ValueError(f"policy.task: expected one of {sorted(TASKS)}, got {task!r}")
+    if task not in TASK_IDS:
+        raise ValueError(f"policy.task: expected one of {sorted(TASK_IDS)}, got {task!r}")
     e = dict(_get(cfg, "env", {}))
     defaults = dict(_get(_get(cfg, "tasks", {}), task, {}))
     unknown = set(defaults) - {"max_episode_steps", "task_kwargs"}
@@ -108,13 +109,13 @@ def make_env(cfg: Mapping[str, Any], rank: int, seed: int, split: str = "train",
     ``initial_reset`` seeds the env with ``seed + rank`` by one reset (skip it when recording)."""
 
     def thunk() -> gym.Env:
-        import vlm2_agent.policy  # noqa: F401  (registers ReturnNav in spawned workers)
         from stable_baselines3.common.monitor import Monitor
 
+        import envs  # noqa: F401  (registers the VLM2/* ids in spawned workers)
         from vlm2_agent.policy.memory_wrapper import SkipTour, VLM2MemoryWrapper
 
         task = _get(cfg, "task", "pointnav")
-        env = gym.make(TASKS[task], **env_kwargs(cfg, split))
+        env = gym.make(TASK_IDS[task], **env_kwargs(cfg, split))
         if wrap is not None:
             env = wrap(env)
         penalty = float(_get(cfg, "failed_stop_penalty", 0.0))
@@ -244,13 +245,8 @@ def evaluate_nav(act: Callable[[dict[str, np.ndarray], gym.Env], int], cfg: Mapp
 
 
 def write_json(path: str | Path, data: Any) -> Path:
-    """Atomic JSON write (temp file then ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-    os.replace(tmp, path)
-    return path
+    """Atomic JSON write, keys sorted (the policy reports' format)."""
+    return atomic_write(path, json.dumps(data, indent=2, sort_keys=True))
 
 
-__all__ = ["TASKS", "FailedStopPenalty", "env_kwargs", "make_env", "make_vec_env", "policy_kwargs", "nav_metrics_callback", "evaluate_nav", "write_json"]
+__all__ = ["FailedStopPenalty", "env_kwargs", "make_env", "make_vec_env", "policy_kwargs", "nav_metrics_callback", "evaluate_nav", "write_json"]

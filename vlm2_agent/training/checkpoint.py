@@ -15,12 +15,13 @@ Example:
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from vlm2_base.io import atomic_open
 
 
 def rng_states() -> dict:
@@ -50,14 +51,11 @@ def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
 def save_checkpoint(path: str | Path, model: torch.nn.Module, optimizer, scheduler, step: int,
                     extra: dict | None = None) -> Path:
     """Write the checkpoint atomically (temp file, then ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"model": _unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
            "scheduler": scheduler.state_dict(), "step": int(step), "rng": rng_states(), "extra": dict(extra or {})}
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(doc, tmp)
-    os.replace(tmp, path)
-    return path
+    with atomic_open(path) as f:
+        torch.save(doc, f)
+    return Path(path)
 
 
 def load_checkpoint(path: str | Path, model: torch.nn.Module, optimizer, scheduler,

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from scenes.writer import atomic_savefig
+from vlm2_base.io import atomic_savefig
 
 
 def read_metrics(path: str | Path) -> list[dict]:

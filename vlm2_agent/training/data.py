@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from envs.render.camera import intrinsics
 from vlm2_agent.eqa.question import Question
 from vlm2_agent.eqa.store import EpisodeStore, EpisodeStoreError
 from vlm2_agent.model.tokenizer import training_batch
@@ -42,12 +42,6 @@ def subsample_indices(start: int, end: int, stride: int) -> np.ndarray:
     if idx[-1] != end - 1:
         idx = np.append(idx, end - 1)
     return idx
-
-
-def intrinsics_from_hfov(hfov_deg: float, height: int, width: int) -> np.ndarray:
-    """Pinhole K (3, 3) with square pixels and the principal point at the centre (the renderer's K)."""
-    f = (width / 2) / math.tan(math.radians(hfov_deg) / 2)
-    return np.array([[f, 0.0, width / 2], [0.0, f, height / 2], [0.0, 0.0, 1.0]], dtype=np.float32)
 
 
 def answer_text(q: Question) -> str:
@@ -143,7 +137,7 @@ class EpisodeVideoDataset(Dataset):
         frames = torch.from_numpy(np.ascontiguousarray(rgb[idx])).permute(0, 3, 1, 2).contiguous()
         depth = (torch.from_numpy(np.asarray(self.store.depth(eid)[idx], dtype=np.float32)) if self.with_depth
                  else torch.zeros(len(idx), h, w))
-        k = torch.from_numpy(intrinsics_from_hfov(log.hfov_deg, h, w)).expand(len(idx), 3, 3).contiguous()
+        k = torch.from_numpy(intrinsics(log.hfov_deg, w, h)).float().expand(len(idx), 3, 3).contiguous()
         c2w = torch.from_numpy(np.asarray(log.camera_to_world[idx], dtype=np.float32))
         return VideoItem(eid, frames, depth, k, c2w, self.store.questions(eid), idx)
 
@@ -197,5 +191,5 @@ def tokenizer_texts(datasets: Sequence[EpisodeVideoDataset]) -> list[str]:
     return texts
 
 
-__all__ = ["EpisodeVideoDataset", "FeatureItem", "VideoItem", "answer_text", "collate", "intrinsics_from_hfov",
+__all__ = ["EpisodeVideoDataset", "FeatureItem", "VideoItem", "answer_text", "collate",
            "subsample_indices", "tokenizer_texts"]

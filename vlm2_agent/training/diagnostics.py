@@ -27,9 +27,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from envs.render.camera import intrinsics
 from vlm2_agent.eqa.metrics import aggregate, make_record
 
-from .data import FeatureItem, VideoItem, intrinsics_from_hfov
+from .data import FeatureItem, VideoItem
 from .evaluation import answer_item
 
 AGE_BINS = (0, 32, 64, 128, 256, 512, 10**9)  # frames of the 4 fps video: 8 s, 16 s, 32 s, 64 s, 128 s
@@ -56,7 +57,7 @@ def blank_features(model) -> tuple[torch.Tensor, torch.Tensor | None]:
 
     size = model.config.vision_config.image_size
     geo = ({"depth": torch.zeros(1, size, size),
-            "intrinsics": torch.from_numpy(intrinsics_from_hfov(90.0, size, size))[None],
+            "intrinsics": torch.from_numpy(intrinsics(90.0, size, size)).float()[None],
             "cam_to_world": torch.eye(4)[None]} if model.config.geometry_source == "oracle" else None)
     return encode_episode(model, torch.zeros(1, 3, size, size, dtype=torch.uint8), geo)
 

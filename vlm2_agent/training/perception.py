@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vlm2_agent.training.data import intrinsics_from_hfov
+from envs.render.camera import intrinsics
 
 INSTANCE_STRIDE = 100_000  # global instance label = scene index * stride + the scene's instance id
 
@@ -81,7 +81,7 @@ class SemanticFrames:
     def batch(self, rows: np.ndarray) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
         """(frames (B, 3, H, W) uint8, geometry, reference poses (B, 4, 4), labels (B, g*g))."""
         h, w = self.depth.shape[1:]
-        k = torch.from_numpy(intrinsics_from_hfov(self.hfov, h, w)).expand(len(rows), 3, 3)
+        k = torch.from_numpy(intrinsics(self.hfov, w, h)).float().expand(len(rows), 3, 3)
         geometry = {"depth": torch.from_numpy(self.depth[rows]), "intrinsics": k,
                     "cam_to_world": torch.from_numpy(self.cam_to_world[rows]).float()}
         return (torch.from_numpy(self.rgb[rows]).permute(0, 3, 1, 2), geometry,

@@ -33,10 +33,11 @@ import torch
 from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
-from vlm2_agent.logger import NullLogger
 from vlm2_agent.model import VLM2Model, VLM2Streamer, build_tokenizer
 from vlm2_agent.model.configuration_vlm2 import config_from_hydra
 from vlm2_agent.model.device import autocast_context, select_device
+from vlm2_base.io import atomic_write
+from vlm2_base.logger import NullLogger
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
@@ -109,11 +110,7 @@ def export_questions(dataset: EpisodeVideoDataset, path: str | Path) -> Path:
     import gzip
 
     text = "".join(json.dumps(q.to_dict()) + "\n" for i in range(len(dataset)) for q in dataset.questions(i))
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(gzip.compress(text.encode(), compresslevel=9, mtime=0))
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, gzip.compress(text.encode(), compresslevel=9, mtime=0))
 
 
 def peak_rss_mb() -> float:
@@ -164,13 +161,18 @@ class Trainer:
         self.test_ds = self._optional_split(cfg.test_split)
         text_path = model_cfg.get("text_model_path") if hasattr(model_cfg, "get") else None
         texts = tokenizer_texts([self.train_ds])
-        if cfg.grounding_questions:
+        if cfg.grounding_questions or cfg.presence_alignment:
             from envs.gym.objectnav import default_categories
 
             from .grounding import grounding_texts
 
             texts += grounding_texts(default_categories())
         self.tokenizer = make_tokenizer(texts, cfg.tokenizer_vocab_size, text_path)
+        self._category_ids = None
+        if cfg.presence_alignment:
+            from .alignment import category_token_ids
+
+            self._category_ids = category_token_ids(self.tokenizer, default_categories())
         self.model = build_model(model_cfg, memory_cfg, self.tokenizer).to(self.device).train()
         if cfg.perception is not None:  # stage 3: a frozen stage-1 perception, its features cached
             load_perception(self.model, cfg.perception)
@@ -232,22 +234,41 @@ class Trainer:
             ground = np.random.default_rng([self.cfg.seed, self.rank, step, 1])
             items = [dataclasses.replace(it, questions=it.questions + self._grounding(i, it, ground))
                      for i, it in zip(picked, items)]
-        return collate(items, self.tokenizer, self.cfg.questions_per_video, rng)
+        batch = collate(items, self.tokenizer, self.cfg.questions_per_video, rng)
+        if self.cfg.presence_alignment:
+            batch["presence"] = torch.stack([self._presence(i, it) for i, it in zip(picked, items)])
+        return batch
 
-    def _grounding(self, index: int, item, rng: np.random.Generator) -> list:
-        """:func:`~.grounding.grounding_questions` about ``item``'s kept frames (scene read once)."""
-        from envs.gym.objectnav import default_categories
-
-        from .grounding import grounding_questions, instance_categories
-
+    def _scene_labels(self, index: int, item) -> tuple[dict[int, str], list]:
+        """Instance categories and per-frame visible instances of training episode ``index`` (read once)."""
         if index not in self._grounding_cache:
             if self._split_loader is None:
                 from vlm2_agent.eqa.audit import split_loader
 
                 self._split_loader, _ = split_loader(self.cfg.data_root, self.cfg.train_split, self.cfg.scenes_root)
             scene, log = self._split_loader(item.questions[0])
+            from .grounding import instance_categories
+
             self._grounding_cache[index] = (instance_categories(scene), log.visible)
-        category_of, visible = self._grounding_cache[index]
+        return self._grounding_cache[index]
+
+    def _presence(self, index: int, item) -> torch.Tensor:
+        """(C,) 1 where a catalogue category is seen in ``item``'s kept frames (the alignment targets)."""
+        from envs.gym.objectnav import default_categories
+
+        from .grounding import seen_counts
+
+        category_of, visible = self._scene_labels(index, item)
+        counts = seen_counts(category_of, visible, item.frame_indices)
+        return torch.tensor([float(counts.get(c, 0) > 0) for c in default_categories()])
+
+    def _grounding(self, index: int, item, rng: np.random.Generator) -> list:
+        """:func:`~.grounding.grounding_questions` about ``item``'s kept frames (scene read once)."""
+        from envs.gym.objectnav import default_categories
+
+        from .grounding import grounding_questions
+
+        category_of, visible = self._scene_labels(index, item)
         return grounding_questions(item.episode_id, category_of, visible, item.frame_indices, default_categories(),
                                    self.cfg.grounding_questions, rng)
 
@@ -260,19 +281,29 @@ class Trainer:
     # ------------------------------------------------------------------ loop
     def train_step(self, step: int) -> dict[str, float]:
         batch = self._to_device(self.batch_at(step))
+        presence = batch.pop("presence", None)
         with autocast_context(self.device if self.cfg.bf16 else "cpu"):
             out = self.ddp_model(**batch)
+        loss, align = out.loss, None
+        if presence is not None:
+            from .alignment import category_embeddings, presence_alignment_loss
+
+            words = category_embeddings(self.model.lm.get_input_embeddings(), self._category_ids)
+            align = presence_alignment_loss(out.prefix_embeds, out.prefix_mask, words, presence)
+            loss = loss + self.cfg.presence_alignment * align
         self.optimizer.zero_grad(set_to_none=True)
-        out.loss.backward()
+        loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad],
                                                    self.cfg.grad_clip)
         self.optimizer.step()
         self.scheduler.step()
-        row = {"loss": out.loss.item(), "lm_loss": out.lm_loss.item(), "grad_norm": float(grad_norm),
+        row = {"loss": loss.item(), "lm_loss": out.lm_loss.item(), "grad_norm": float(grad_norm),
                "lr": self.scheduler.get_last_lr()[0], "questions": int(batch["input_ids"].shape[0]),
                "frames": int(batch["features" if "features" in batch else "pixel_values"].shape[1])}
         if out.geometry_loss is not None:
             row["geometry_loss"] = out.geometry_loss.item()
+        if align is not None:
+            row["presence_alignment_loss"] = align.item()
         return row
 
     def resume(self) -> int:
@@ -366,10 +397,7 @@ class Trainer:
         return [json.loads(x) for x in p.read_text().splitlines() if x.strip()] if p.is_file() else []
 
     def _write_rows(self, rows: list[dict]) -> None:
-        p = self.run_dir / "metrics.jsonl"
-        tmp = p.with_name(".metrics.jsonl.tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        os.replace(tmp, p)
+        atomic_write(self.run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
 
     def _log(self, row: dict) -> None:
         if not self.is_main:

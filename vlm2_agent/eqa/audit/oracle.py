@@ -18,14 +18,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from envs.episode_log import EpisodeLog
 from scenes.types import Scene
 
-from ..episode import EpisodeLog
 from ..question import Question
 from ..questions.common import Context, GenConfig, box_distance, floor_angle, point_box_distance, world_to_camera
 from ..questions.configuration import LEVELS
 from ..questions.route import turn_label
-from ..questions.vsti import relpos_label, movement_label
+from ..questions.vsti import movement_label, relpos_label
 from .features import mentions, option_text
 
 _FRAME = re.compile(r"frame (\d+)")

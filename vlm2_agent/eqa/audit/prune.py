@@ -30,7 +30,6 @@ from .baselines import reference_scores
 from .blind import cross_validate
 from .report import task_scores
 
-
 TST_DETECTORS = ("forest", "bow")  # blind models cross-validated on the split every round
 
 

@@ -152,7 +152,7 @@ def plot_audit(results: Mapping[str, Mapping[str, Any]], path: str | Path) -> Pa
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from scenes.writer import atomic_savefig
+    from vlm2_base.io import atomic_savefig
 
     fig, axes = plt.subplots(len(results), 1, figsize=(13, 3.6 * len(results)), squeeze=False)
     for ax, (name, res) in zip(axes[:, 0], results.items()):
@@ -182,7 +182,7 @@ def plot_answer_histograms(questions: Sequence[Question], path: str | Path, titl
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from scenes.writer import atomic_savefig
+    from vlm2_base.io import atomic_savefig
 
     by_type: dict[str, list[Question]] = defaultdict(list)
     for q in questions:
@@ -219,7 +219,7 @@ def plot_answer_histograms(questions: Sequence[Question], path: str | Path, titl
 
 
 def save_json(obj: Any, path: str | Path) -> Path:
-    from scenes.writer import atomic_write
+    from vlm2_base.io import atomic_write
 
     atomic_write(Path(path), json.dumps(obj, indent=1) + "\n")
     return Path(path)

@@ -18,9 +18,9 @@ from typing import Callable
 
 import numpy as np
 
+from envs.episode_log import EpisodeLog
 from scenes.types import Scene
 
-from ..episode import EpisodeLog
 from ..question import Question
 from ..tasks import expand_types
 from . import configuration, measurement, route, temporal, vsti

@@ -29,9 +29,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from scipy.optimize import nnls
 
+from envs.episode_log import EpisodeLog
 from scenes.types import OrientedBox, Scene, SceneObject
 
-from ..episode import EpisodeLog
 from ..question import LETTERS, Question
 
 PathFn = Callable[[np.ndarray, np.ndarray], Sequence[Sequence[float]]]
