@@ -49,6 +49,10 @@ class Action(IntEnum):
             raise ValueError(f"unknown action {action!r}; expected one of {names}") from None
 
 
+ACTIONS: tuple[str, ...] = tuple(a.name.lower() for a in Action)  # habitat names; the index is the id
+STOP, MOVE_FORWARD, TURN_LEFT, TURN_RIGHT = (int(a) for a in Action)
+
+
 def heading_towards(src: np.ndarray, dst: np.ndarray) -> float:
     """The heading that looks from ``src`` to ``dst`` (both (3,), y ignored)."""
     d = np.asarray(dst, float) - np.asarray(src, float)

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-STOP, MOVE_FORWARD, TURN_LEFT, TURN_RIGHT = range(4)
+from envs.agent import MOVE_FORWARD, STOP, TURN_LEFT, TURN_RIGHT  # noqa: F401  (the tour's action ids)
+
 MIN_LAP_STEPS = 40  # a lap shorter than this is not worth starting
 
 

@@ -3,7 +3,7 @@
 The file holds habitat-sim's ``region_annotations`` (rooms, so habitat-sim can read them) and our
 ``vlm2_annotations`` extension: rooms, doorways, objects with oriented boxes, and a ``meta_info``
 block in VSI-Bench's terms (``room_size``, ``room_center``, ``object_counts``, ``object_bbox``).
-See ``notes/format.md`` for the field list.
+The fields are listed in the README's Scenes section.
 
 Example:
     >>> import numpy as np

@@ -1,4 +1,4 @@
-"""Write scenes in the Habitat scene-dataset layout (see ``notes/format.md``), atomically and
+"""Write scenes in the Habitat scene-dataset layout (shown in the README's Scenes section), atomically and
 byte-deterministically: the same scene gives the same bytes in every file.
 
 Layout under ``<root>/<name>/``: ``<name>.scene_dataset_config.json``, ``stages/<id>.glb`` and

@@ -25,11 +25,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.agent import ACTIONS, MOVE_FORWARD, STOP, TURN_LEFT, TURN_RIGHT  # noqa: F401  (re-exported)
 from envs.gym.config import EnvConfig
 from envs.gym.scenes_cache import SceneSource, SceneWorld, WorldCache
 
-ACTIONS = ("stop", "move_forward", "turn_left", "turn_right")
-STOP, MOVE_FORWARD, TURN_LEFT, TURN_RIGHT = range(4)
 
 
 class VLM2NavEnv(gym.Env):

@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from scenes.generator import SPLIT_SEEDS
+
 SENSORS = ("rgb", "depth", "semantic", "pose")
-# Disjoint seed ranges per split (notes/format.md): scene seed = split base + index.
-SPLIT_SEED_BASE = {"train": 0, "val": 100_000, "test": 110_000}
-SPLIT_SIZE = {"train": 100_000, "val": 10_000, "test": 10_000}
 
 
 @dataclass
@@ -65,8 +64,8 @@ class EnvConfig:
 
     def validate(self) -> "EnvConfig":
         """Raise ``ValueError`` naming the field and the expected value when something is off."""
-        if self.split not in SPLIT_SEED_BASE:
-            raise ValueError(f"EnvConfig.split: expected one of {tuple(SPLIT_SEED_BASE)}, got {self.split!r}")
+        if self.split not in SPLIT_SEEDS:
+            raise ValueError(f"EnvConfig.split: expected one of {tuple(SPLIT_SEEDS)}, got {self.split!r}")
         for s in self.sensors:
             if s not in SENSORS:
                 raise ValueError(f"EnvConfig.sensors: unknown sensor {s!r}, expected a subset of {SENSORS}")
@@ -80,11 +79,11 @@ class EnvConfig:
         if self.scene_seeds is not None:
             if len(self.scene_seeds) == 0:
                 raise ValueError("EnvConfig.scene_seeds: expected a non-empty list of ints or null")
-            lo, n = SPLIT_SEED_BASE[self.split], SPLIT_SIZE[self.split]
-            bad = [s for s in self.scene_seeds if not lo <= int(s) < lo + n]
+            lo, hi = SPLIT_SEEDS[self.split]
+            bad = [s for s in self.scene_seeds if not lo <= int(s) < hi]
             if bad:
                 raise ValueError(
-                    f"EnvConfig.scene_seeds: seeds {bad[:5]} are outside split {self.split!r}'s range [{lo}, {lo + n})"
+                    f"EnvConfig.scene_seeds: seeds {bad[:5]} are outside split {self.split!r}'s range [{lo}, {hi})"
                 )
         if self.dataset_path is not None and not Path(self.dataset_path).is_dir():
             raise FileNotFoundError(f"EnvConfig.dataset_path: no scene dataset folder at {self.dataset_path!r}")
@@ -104,5 +103,5 @@ class EnvConfig:
         """The procedural scene seeds an episode seed draws from."""
         if self.scene_seeds is not None:
             return tuple(int(s) for s in self.scene_seeds)
-        base = SPLIT_SEED_BASE[self.split]
-        return tuple(range(base, base + min(self.num_scenes, SPLIT_SIZE[self.split])))
+        lo, hi = SPLIT_SEEDS[self.split]
+        return tuple(range(lo, min(lo + self.num_scenes, hi)))
