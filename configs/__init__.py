@@ -1,0 +1,20 @@
+"""The Hydra config tree of vlm2 (``pkg://configs``), and the typed schemas of its groups.
+
+Hydra imports this package when it reads the tree, so the schemas below are in its ConfigStore
+before any preset is composed; a preset names its schema first in its ``defaults`` list, and Hydra
+then rejects unknown keys and wrongly typed values with the key's full name:
+
+| group | schema (ConfigStore name) | dataclass |
+|---|---|---|
+| ``policy`` | ``policy/schema`` | :class:`vlm2_agent.policy.config.PolicyConfig` |
+| ``memory`` | ``memory/schema`` | :class:`vlm2_agent.model.memory_config.MemoryConfig` |
+"""
+
+from hydra.core.config_store import ConfigStore
+
+from vlm2_agent.model.memory_config import MemoryConfig
+from vlm2_agent.policy.config import PolicyConfig
+
+_store = ConfigStore.instance()
+_store.store(group="policy", name="schema", node=PolicyConfig)
+_store.store(group="memory", name="schema", node=MemoryConfig)

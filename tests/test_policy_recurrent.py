@@ -142,9 +142,9 @@ def test_ppo_path_and_bad_algo(tmp_path):
     env.close()
     assert not actor.recurrent
     assert actor(obs, env) == int(model.predict(obs, deterministic=True)[0])
-    with pytest.raises(ValueError, match=r"policy\.algo: expected one of \('ppo', 'recurrent_ppo'\), got 'lstm'"):
+    with pytest.raises(ValueError, match=r"policy\.algo='lstm': expected one of \['ppo', 'recurrent_ppo'\]"):
         build_model({**cfg, "algo": "lstm"}, None, seed=0)
-    with pytest.raises(ValueError, match=r"policy\.recurrent: unknown keys \['hidden'\]"):
+    with pytest.raises(ValueError, match=r"policy\.recurrent: unknown field\(s\) \['hidden'\]"):
         build_model({**CFG, "recurrent": {"hidden": 8}}, None, seed=0)
     (tmp_path / "junk.zip").write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="junk.zip: not a stable-baselines3 model zip"):

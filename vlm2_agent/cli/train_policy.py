@@ -30,19 +30,19 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     import torch
     from stable_baselines3.common.callbacks import CallbackList, CheckpointCallback
 
-    from vlm2_agent.policy.algorithms import PolicyActor, algo_name, build_model, load_model
+    from vlm2_agent.policy.algorithms import PolicyActor, build_model, load_model
+    from vlm2_agent.policy.config import PolicyConfig
     from vlm2_agent.policy.training import evaluate_nav, make_vec_env, nav_metrics_callback, write_json
     from vlm2_base.logger import make_logger
 
-    pcfg = OmegaConf.to_container(cfg.policy, resolve=True)
-    if pcfg.get("torch_threads"):
-        torch.set_num_threads(int(pcfg["torch_threads"]))  # 2 shared cores: more threads only contend
-    if pcfg.get("vlm2", {}).get("checkpoint"):
-        pcfg["vlm2"]["checkpoint"] = _abs(pcfg["vlm2"]["checkpoint"])
-    algo = algo_name(pcfg)  # fail on a bad policy.algo before any env is built
+    pcfg = PolicyConfig.coerce(cfg.policy)  # fails on a bad value before any env is built
+    if pcfg.torch_threads:
+        torch.set_num_threads(pcfg.torch_threads)  # 2 shared cores: more threads only contend
+    if pcfg.vlm2.checkpoint:
+        pcfg.vlm2.checkpoint = str(_abs(pcfg.vlm2.checkpoint))
     seed = int(cfg.seed)
     logger = make_logger(cfg.logger, run_dir, OmegaConf.to_container(cfg, resolve=True))
-    summary: dict = {"config": pcfg, "seed": seed}
+    summary: dict = {"config": pcfg.to_dict(), "seed": seed}
     try:
         if cfg.random_baseline_episodes:
             rnd = evaluate_nav(lambda o, e: e.action_space.sample(), pcfg, int(cfg.random_baseline_episodes),
@@ -51,25 +51,24 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
             summary["random_train"] = rnd
         venv = make_vec_env(pcfg, seed, "train")
         if cfg.resume:
-            model = load_model(_abs(cfg.resume), algo=algo, env=venv)
+            model = load_model(_abs(cfg.resume), algo=pcfg.algo, env=venv)
         else:
             model = build_model(pcfg, venv, seed)
         n_envs = venv.num_envs
         callbacks = CallbackList([
-            CheckpointCallback(max(int(pcfg.get("checkpoint_every", 10_000)) // n_envs, 1),
+            CheckpointCallback(max(pcfg.checkpoint_every // n_envs, 1),
                                str(run_dir / "checkpoints"), name_prefix="step"),
             nav_metrics_callback(run_dir / "curve.jsonl", logger),
         ])
         t0 = time.time()
-        model.learn(int(pcfg["total_timesteps"]), callback=callbacks, progress_bar=bool(cfg.progress),
+        model.learn(pcfg.total_timesteps, callback=callbacks, progress_bar=bool(cfg.progress),
                     reset_num_timesteps=not cfg.resume)
         summary["train_seconds"] = time.time() - t0
         model.save(run_dir / "checkpoints" / "last.zip")
         venv.close()
-        ev = pcfg.get("eval", {})
-        if int(ev.get("episodes", 0)):
-            summary["eval"] = evaluate_nav(PolicyActor(model), pcfg, int(ev["episodes"]), seed=seed + 20_000,
-                                           split=ev.get("split", "test"), progress=bool(cfg.progress))
+        if pcfg.eval.episodes:
+            summary["eval"] = evaluate_nav(PolicyActor(model), pcfg, pcfg.eval.episodes, seed=seed + 20_000,
+                                           split=pcfg.eval.split, progress=bool(cfg.progress))
             logger.log({f"eval/{k}": v for k, v in summary["eval"].items()})
         write_json(run_dir / "summary.json", summary)
     finally:

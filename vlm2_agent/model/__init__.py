@@ -1,17 +1,29 @@
 """VLM2 model: configuration, modules, tokenizer and the streaming API.
 
+The names below are imported on first use (PEP 562), so that ``vlm2_agent.model.memory_config``
+can be read, e.g. by the config tree, without loading torch and transformers.
+
 Example:
     >>> from vlm2_agent.model import VLM2Config, VLM2Model, VLM2Streamer, build_tokenizer
 """
 
-from .configuration_vlm2 import VLM2Config
-from .device import autocast_context, select_device
-from .geometry import camera_points, geometry_loss
-from .memory import MemoryState, episodic_update, fifo_push
-from .modeling_vlm2 import FrameEncoding, VLM2Model, VLM2Output
-from .streaming import VLM2Streamer
-from .tokenizer import build_tokenizer, prompt_batch, training_batch
+from importlib import import_module
 
-__all__ = ["VLM2Config", "VLM2Model", "VLM2Output", "FrameEncoding", "VLM2Streamer", "MemoryState",
-           "build_tokenizer", "training_batch", "prompt_batch", "camera_points", "geometry_loss",
-           "fifo_push", "episodic_update", "select_device", "autocast_context"]
+_EXPORTS = {
+    "VLM2Config": "configuration_vlm2", "MemoryConfig": "memory_config",
+    "autocast_context": "device", "select_device": "device",
+    "camera_points": "geometry", "geometry_loss": "geometry",
+    "MemoryState": "memory", "episodic_update": "memory", "fifo_push": "memory",
+    "FrameEncoding": "modeling_vlm2", "VLM2Model": "modeling_vlm2", "VLM2Output": "modeling_vlm2",
+    "VLM2Streamer": "streaming",
+    "build_tokenizer": "tokenizer", "prompt_batch": "tokenizer", "training_batch": "tokenizer",
+}
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = sorted(_EXPORTS)

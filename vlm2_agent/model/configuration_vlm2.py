@@ -17,10 +17,11 @@ from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
+from .memory_config import MEMORY_MODES, MemoryConfig
+
 GEOMETRY_SOURCES = ("oracle", "learned", "none")
 GEOMETRY_FRAMES = ("first", "world")
 FUSION_MODES = ("cross_attention", "concat", "add")
-MEMORY_MODES = ("dual", "working", "episodic", "none", "full_context", "uniform")
 
 # 64x64 frames, 8x8 patches (64 tokens), width 192, 4 layers: ~690 frames/s inference on 2 CPU cores.
 TINY_VISION = {
@@ -92,11 +93,11 @@ class VLM2Config(PreTrainedConfig):
     use_a3pi: bool = True
     use_vaga: bool = True
     fusion: str = "cross_attention"
-    memory_mode: str = "dual"
-    working_memory_size: int = 8
-    episodic_memory_size: int = 32
-    uniform_frames: int = 32
-    entry_grid: int = 2
+    memory_mode: str = MemoryConfig.memory_mode
+    working_memory_size: int = MemoryConfig.working_memory_size
+    episodic_memory_size: int = MemoryConfig.episodic_memory_size
+    uniform_frames: int = MemoryConfig.uniform_frames
+    entry_grid: int = MemoryConfig.entry_grid
     geometry_loss_weight: float = 1.0
     max_new_tokens: int = 8
     share_prefix: bool = True

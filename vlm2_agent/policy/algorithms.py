@@ -12,45 +12,29 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from vlm2_agent.policy.training import _get, policy_kwargs
+from vlm2_agent.policy.config import ALGOS, PolicyConfig
+from vlm2_agent.policy.training import Config, policy_kwargs
 
-ALGOS = ("ppo", "recurrent_ppo")
-RECURRENT_KEYS = ("lstm_hidden_size", "n_lstm_layers", "shared_lstm", "enable_critic_lstm")
-
-
-def algo_name(cfg: Mapping[str, Any]) -> str:
-    """The config's ``algo`` (default ``ppo``), checked against :data:`ALGOS`."""
-    algo = _get(cfg, "algo", "ppo")
-    if algo not in ALGOS:
-        raise ValueError(f"policy.algo: expected one of {ALGOS}, got {algo!r}")
-    return algo
+def algo_name(cfg: Config) -> str:
+    """The config's ``algo`` (``ppo`` | ``recurrent_ppo``; the config checks it)."""
+    return PolicyConfig.coerce(cfg).algo
 
 
-def recurrent_kwargs(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """LSTM options of ``MultiInputLstmPolicy`` from the config's ``recurrent`` block
-    (``lstm_hidden_size`` default 64, ``n_lstm_layers`` default 1, optional ``shared_lstm`` and
-    ``enable_critic_lstm``, as in sb3-contrib)."""
-    r = dict(_get(cfg, "recurrent", {}))
-    unknown = sorted(set(r) - set(RECURRENT_KEYS))
-    if unknown:
-        raise ValueError(f"policy.recurrent: unknown keys {unknown}; expected some of {list(RECURRENT_KEYS)}")
-    out: dict[str, Any] = {"lstm_hidden_size": int(_get(r, "lstm_hidden_size", 64)),
-                           "n_lstm_layers": int(_get(r, "n_lstm_layers", 1))}
-    for k in ("shared_lstm", "enable_critic_lstm"):
-        if r.get(k) is not None:
-            out[k] = bool(r[k])
-    return out
+def recurrent_kwargs(cfg: Config) -> dict[str, Any]:
+    """LSTM options of ``MultiInputLstmPolicy`` from the config's ``recurrent`` block (sb3-contrib's
+    names; unset optional ones are left out)."""
+    return PolicyConfig.coerce(cfg).recurrent.kwargs()
 
 
-def build_model(cfg: Mapping[str, Any], venv, seed: int, tensorboard_log: str | None = None):
+def build_model(cfg: Config, venv, seed: int, tensorboard_log: str | None = None):
     """SB3 ``PPO`` with ``MultiInputPolicy`` (``algo: ppo``) or sb3-contrib ``RecurrentPPO`` with
     ``MultiInputLstmPolicy`` (``algo: recurrent_ppo``; LSTM size from ``recurrent``), both with the
     config's extractor, ``ppo`` hyper-parameters and initial stop-logit bias.
@@ -64,11 +48,11 @@ def build_model(cfg: Mapping[str, Any], venv, seed: int, tensorboard_log: str | 
     """
     import torch
 
-    algo = algo_name(cfg)
-    lstm = recurrent_kwargs(cfg) if algo == "recurrent_ppo" else {}
-    hp = {"n_steps": 128, "batch_size": 64, "n_epochs": 4, "learning_rate": 3e-4, "gamma": 0.99,
-          "gae_lambda": 0.95, "ent_coef": 0.01, "clip_range": 0.2, **dict(_get(cfg, "ppo", {}))}
-    kw = {"seed": seed, "device": "cpu", "verbose": 0, "tensorboard_log": tensorboard_log, **hp}
+    cfg = PolicyConfig.coerce(cfg)
+    algo = cfg.algo
+    lstm = cfg.recurrent.kwargs() if algo == "recurrent_ppo" else {}
+    kw = {"seed": seed, "device": "cpu", "verbose": 0, "tensorboard_log": tensorboard_log,
+          **dataclasses.asdict(cfg.ppo)}
     if algo == "recurrent_ppo":
         from sb3_contrib import RecurrentPPO
 
@@ -77,7 +61,7 @@ def build_model(cfg: Mapping[str, Any], venv, seed: int, tensorboard_log: str | 
         from stable_baselines3 import PPO
 
         model = PPO("MultiInputPolicy", venv, policy_kwargs=policy_kwargs(cfg), **kw)
-    bias = float(_get(cfg, "stop_logit_bias", 0.0))
+    bias = cfg.stop_logit_bias
     if bias:
         # A uniform initial policy stops within ~4 steps (p=1/4 per step), so it never walks far
         # enough to feel the distance reward; a lower initial stop logit lets episodes run.
@@ -86,7 +70,7 @@ def build_model(cfg: Mapping[str, Any], venv, seed: int, tensorboard_log: str | 
     return model
 
 
-def build_ppo(cfg: Mapping[str, Any], venv, seed: int, tensorboard_log: str | None = None):
+def build_ppo(cfg: Config, venv, seed: int, tensorboard_log: str | None = None):
     """Same as :func:`build_model` (kept name: ``algo`` picks PPO or RecurrentPPO)."""
     return build_model(cfg, venv, seed, tensorboard_log)
 
@@ -118,7 +102,9 @@ def load_model(path: str | Path, algo: str | None = None, env=None, device: str 
         >>> model = load_model("outputs/train_policy/<run>/checkpoints/last.zip")  # doctest: +SKIP
     """
     found = saved_algo(path)
-    if algo is not None and algo_name({"algo": algo}) != found:
+    if algo is not None and algo not in ALGOS:
+        raise ValueError(f"policy.algo={algo!r}: expected one of {list(ALGOS)}")
+    if algo is not None and algo != found:
         raise ValueError(f"{path}: saved model is {found!r} but policy.algo is {algo!r}")
     if found == "recurrent_ppo":
         from sb3_contrib import RecurrentPPO as cls
@@ -167,5 +153,5 @@ class PolicyActor:
         return int(np.asarray(action).item())
 
 
-__all__ = ["ALGOS", "RECURRENT_KEYS", "algo_name", "recurrent_kwargs", "build_model", "build_ppo", "saved_algo",
+__all__ = ["ALGOS", "algo_name", "recurrent_kwargs", "build_model", "build_ppo", "saved_algo",
            "load_model", "PolicyActor"]

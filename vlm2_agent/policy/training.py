@@ -1,10 +1,7 @@
-"""Build envs, features-extractor options and callbacks for navigation policies from a plain config mapping.
+"""Build envs, features-extractor options and callbacks for navigation policies from a policy config.
 
-The config is the ``policy`` group of ``configs/train_policy.yaml`` (see ``configs/policy/*.yaml``):
-``task`` (pointnav | objectnav | returnnav), ``extractor`` (vlm2 | cnn | sb3_cnn | none), ``env`` (resolution,
-scenes, episode length, task options), ``memory`` (null or VLM2 memory-wrapper options), ``vlm2``
-(backbone), ``algo`` (ppo | recurrent_ppo, with ``recurrent`` LSTM options), ``ppo`` (hyper-parameters
-of both) and ``n_envs`` / ``vec_env``.
+The config is a :class:`~vlm2_agent.policy.config.PolicyConfig` (the ``policy`` group of
+``configs/train_policy.yaml``), or a mapping of the same shape; every function here accepts both.
 
 Example:
     >>> cfg = {"task": "pointnav", "extractor": "none", "env": {"resolution": [32, 32], "num_scenes": 1}}
@@ -24,18 +21,14 @@ import gymnasium as gym
 import numpy as np
 
 from envs.gym import TASK_IDS
+from vlm2_agent.policy.config import PolicyConfig
 from vlm2_base.io import atomic_write
 
-EXTRACTORS = ("vlm2", "cnn", "sb3_cnn", "none")
 IMAGE_KEYS = ("rgb", "depth")
+Config = PolicyConfig | Mapping[str, Any]
 
 
-def _get(cfg: Mapping[str, Any], key: str, default: Any = None) -> Any:
-    v = cfg.get(key, default) if cfg is not None else default
-    return default if v is None else v
-
-
-def env_kwargs(cfg: Mapping[str, Any], split: str) -> dict[str, Any]:
+def env_kwargs(cfg: Config, split: str) -> dict[str, Any]:
     """Keyword arguments of the task env: EnvConfig fields under ``config`` + task options.
 
     Per-task defaults come from ``tasks.<task>`` (``max_episode_steps``, ``task_kwargs``), so one
@@ -45,25 +38,12 @@ def env_kwargs(cfg: Mapping[str, Any], split: str) -> dict[str, Any]:
     >>> env_kwargs(cfg, "train")["config"]["max_episode_steps"]
     128
     """
-    task = _get(cfg, "task", "pointnav")
-    if task not in TASK_IDS:
-        raise ValueError(f"policy.task: expected one of {sorted(TASK_IDS)}, got {task!r}")
-    e = dict(_get(cfg, "env", {}))
-    defaults = dict(_get(_get(cfg, "tasks", {}), task, {}))
-    unknown = set(defaults) - {"max_episode_steps", "task_kwargs"}
-    if unknown:
-        raise ValueError(f"policy.tasks.{task}: unknown keys {sorted(unknown)}; expected max_episode_steps, task_kwargs")
-    res = tuple(int(v) for v in _get(e, "resolution", (64, 64)))
-    sensors = tuple(_get(e, "sensors", ("rgb", "depth")))
-    steps = _get(e, "max_episode_steps", _get(defaults, "max_episode_steps", 200))
-    config = {"split": split, "num_scenes": int(_get(e, "num_scenes", 4)), "sensors": sensors,
-              "max_episode_steps": int(steps), "sim": {"resolution": res},
-              "max_cached_scenes": int(_get(e, "max_cached_scenes", 4))}
-    if split != "train" and e.get("eval_num_scenes"):
-        config["num_scenes"] = int(e["eval_num_scenes"])
-    options = {**dict(_get(defaults, "task_kwargs", {})), **dict(_get(e, "task_kwargs", {}))}
-    kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in options.items()}
-    return {"config": config, **kwargs}
+    cfg = PolicyConfig.coerce(cfg)
+    e = cfg.env
+    num_scenes = e.eval_num_scenes if split != "train" and e.eval_num_scenes else e.num_scenes
+    config = {"split": split, "num_scenes": num_scenes, "sensors": e.sensors, "max_episode_steps": cfg.episode_steps(),
+              "sim": {"resolution": e.resolution}, "max_cached_scenes": e.max_cached_scenes}
+    return {"config": config, **cfg.task_options()}
 
 
 class FailedStopPenalty(gym.Wrapper):
@@ -91,22 +71,20 @@ class FailedStopPenalty(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
 
-def policy_keys(cfg: Mapping[str, Any], space: gym.spaces.Dict) -> list[str]:
+def policy_keys(cfg: Config, space: gym.spaces.Dict) -> list[str]:
     """Observation keys the policy sees: images only for image extractors, never the tour flag."""
-    extractor = _get(cfg, "extractor", "vlm2")
-    if extractor not in EXTRACTORS:
-        raise ValueError(f"policy.extractor: expected one of {EXTRACTORS}, got {extractor!r}")
     keys = [k for k in space.spaces if k != "tour"]
-    if extractor == "none":
+    if PolicyConfig.coerce(cfg).extractor == "none":
         keys = [k for k in keys if k not in IMAGE_KEYS]
     return keys
 
 
-def make_env(cfg: Mapping[str, Any], rank: int, seed: int, split: str = "train", in_worker: bool = False,
+def make_env(cfg: Config, rank: int, seed: int, split: str = "train", in_worker: bool = False,
              wrap: Callable[[gym.Env], gym.Env] | None = None, initial_reset: bool = True) -> Callable[[], gym.Env]:
     """A thunk for vector envs: task env (+ ``wrap``, e.g. a recorder) + memory / tour wrapper +
     observation filter + SB3 ``Monitor``. Every worker builds its own VLM2 memory model.
     ``initial_reset`` seeds the env with ``seed + rank`` by one reset (skip it when recording)."""
+    cfg = PolicyConfig.coerce(cfg)
 
     def thunk() -> gym.Env:
         from stable_baselines3.common.monitor import Monitor
@@ -114,22 +92,17 @@ def make_env(cfg: Mapping[str, Any], rank: int, seed: int, split: str = "train",
         import envs  # noqa: F401  (registers the VLM2/* ids in spawned workers)
         from vlm2_agent.policy.memory_wrapper import SkipTour, VLM2MemoryWrapper
 
-        task = _get(cfg, "task", "pointnav")
-        env = gym.make(TASK_IDS[task], **env_kwargs(cfg, split))
+        env = gym.make(TASK_IDS[cfg.task], **env_kwargs(cfg, split))
         if wrap is not None:
             env = wrap(env)
-        penalty = float(_get(cfg, "failed_stop_penalty", 0.0))
-        timeout_penalty = float(_get(cfg, "timeout_penalty", 0.0))
-        if (penalty or timeout_penalty) and split == "train":
-            env = FailedStopPenalty(env, penalty, timeout_penalty)
-        mem = _get(cfg, "memory", None)
-        if mem:
-            v = dict(_get(cfg, "vlm2", {}))
-            model_cfg = {**dict(_get(v, "config", {})), **dict(_get(mem, "config", {}))}
-            ckpt = _get(v, "checkpoint", None)
+        if (cfg.failed_stop_penalty or cfg.timeout_penalty) and split == "train":
+            env = FailedStopPenalty(env, cfg.failed_stop_penalty, cfg.timeout_penalty)
+        if cfg.memory is not None:
+            model_cfg = {**cfg.vlm2.config, **cfg.memory.config}
+            ckpt = cfg.vlm2.checkpoint
             if ckpt:  # a trained model keeps its weights; only memory settings may change
                 model_cfg = {k: val for k, val in model_cfg.items() if k.startswith(("memory_mode", "working_", "episodic_", "uniform_"))}
-            env = VLM2MemoryWrapper(env, vlm2=model_cfg, checkpoint=ckpt, seed=int(_get(v, "seed", 0)),
+            env = VLM2MemoryWrapper(env, vlm2=model_cfg, checkpoint=ckpt, seed=cfg.vlm2.seed,
                                     torch_threads=1 if in_worker else None)
         else:
             env = SkipTour(env)
@@ -145,40 +118,37 @@ def make_env(cfg: Mapping[str, Any], rank: int, seed: int, split: str = "train",
     return thunk
 
 
-def make_vec_env(cfg: Mapping[str, Any], seed: int, split: str = "train", n_envs: int | None = None):
+def make_vec_env(cfg: Config, seed: int, split: str = "train", n_envs: int | None = None):
     """``SubprocVecEnv`` (``vec_env: subproc``, default) or ``DummyVecEnv`` of ``n_envs`` workers."""
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-    n = int(n_envs or _get(cfg, "n_envs", 2))
-    kind = _get(cfg, "vec_env", "subproc")
-    if kind not in ("subproc", "dummy"):
-        raise ValueError(f"policy.vec_env: expected 'subproc' or 'dummy', got {kind!r}")
-    sub = kind == "subproc" and n > 1
+    cfg = PolicyConfig.coerce(cfg)
+    n = int(n_envs or cfg.n_envs)
+    sub = cfg.vec_env == "subproc" and n > 1
     fns = [make_env(cfg, i, seed, split, in_worker=sub) for i in range(n)]
     return SubprocVecEnv(fns, start_method="forkserver") if sub else DummyVecEnv(fns)
 
 
-def policy_kwargs(cfg: Mapping[str, Any], hfov: float = 90.0) -> dict[str, Any]:
+def policy_kwargs(cfg: Config, hfov: float = 90.0) -> dict[str, Any]:
     """SB3 ``policy_kwargs``: the VLM2 extractor (``extractor: vlm2``), a from-scratch RGB-D CNN with
     the same goal encoding (``cnn``), SB3's CombinedExtractor (``sb3_cnn``: NatureCNN per image, the
     goal concatenated raw), or the goal encoding alone (``none``)."""
     from vlm2_agent.policy.extractor import RGBDCNNExtractor, VLM2FeaturesExtractor
 
-    arch = list(_get(cfg, "net_arch", [64, 64]))
+    cfg = PolicyConfig.coerce(cfg)
+    arch = list(cfg.net_arch)
     out: dict[str, Any] = {"net_arch": dict(pi=arch, vf=arch)}
-    extractor = _get(cfg, "extractor", "vlm2")
-    v = dict(_get(cfg, "vlm2", {}))
+    extractor, v = cfg.extractor, cfg.vlm2
     if extractor in ("vlm2", "none"):
         # "none" has no image keys, so the extractor only embeds goals and concatenates vectors.
         out["features_extractor_class"] = VLM2FeaturesExtractor
-        out["features_extractor_kwargs"] = {"vlm2": dict(_get(v, "config", {})), "checkpoint": _get(v, "checkpoint", None),
-                                            "seed": int(_get(v, "seed", 0)), "freeze": bool(_get(v, "freeze", True)),
-                                            "hfov": hfov}
+        out["features_extractor_kwargs"] = {"vlm2": dict(v.config), "checkpoint": v.checkpoint, "seed": v.seed,
+                                            "freeze": v.freeze, "hfov": hfov}
     elif extractor == "cnn":
         out["features_extractor_class"] = RGBDCNNExtractor
-        out["features_extractor_kwargs"] = {"cnn_output_dim": int(_get(cfg, "cnn_output_dim", 128))}
+        out["features_extractor_kwargs"] = {"cnn_output_dim": cfg.cnn_output_dim}
     else:
-        out["features_extractor_kwargs"] = {"cnn_output_dim": int(_get(cfg, "cnn_output_dim", 128))}
+        out["features_extractor_kwargs"] = {"cnn_output_dim": cfg.cnn_output_dim}
         out["normalize_images"] = True
     return out
 
@@ -216,7 +186,7 @@ def nav_metrics_callback(curve_path: str | Path, logger=None, window: int = 20):
     return _Callback()
 
 
-def evaluate_nav(act: Callable[[dict[str, np.ndarray], gym.Env], int], cfg: Mapping[str, Any], episodes: int,
+def evaluate_nav(act: Callable[[dict[str, np.ndarray], gym.Env], int], cfg: Config, episodes: int,
                  seed: int = 1000, split: str = "test", wrap: Callable[[gym.Env], gym.Env] | None = None,
                  progress: bool = True) -> dict[str, Any]:
     """Success / SPL / soft SPL / return over ``episodes`` episodes (seeds ``seed + i``) of one env of
