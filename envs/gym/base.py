@@ -1,11 +1,41 @@
 """The shared Gymnasium environment: one agent walking a scene, habitat-lab's actions and sensors.
 
-Subclasses (``explore.py``, ``pointnav.py``, ``objectnav.py``) add the task: goal sampling, the
-task's observations, reward, termination and ``info`` measures.
+Subclasses (``explore.py``, ``pointnav.py``, ``objectnav.py``, ``returnnav.py``) add the task: goal
+sampling, the task's observations, reward, termination and ``info`` measures.
 
-Actions (``Discrete(4)``, habitat-lab's order): 0 ``stop``, 1 ``move_forward`` (0.25 m),
-2 ``turn_left``, 3 ``turn_right`` (10 degrees). ``stop`` ends the episode (``terminated``);
-running out of ``max_episode_steps`` truncates it.
+## Action Space
+
+``Discrete(4)``, habitat-lab's ids (:class:`envs.agent.Action`):
+
+| id | action | effect |
+|---|---|---|
+| 0 | ``stop`` | ends the episode (``terminated``); the task judges success |
+| 1 | ``move_forward`` | 0.25 m ahead, unless blocked by a wall or furniture |
+| 2 | ``turn_left`` | 10 degrees counter-clockwise seen from above |
+| 3 | ``turn_right`` | 10 degrees clockwise |
+
+## Observation Space
+
+A ``Dict`` of the sensors named in ``sensors`` plus the task's keys:
+
+| key | space | meaning |
+|---|---|---|
+| ``rgb`` | ``Box(0, 255, (H, W, 3), uint8)`` | colour camera, 1.25 m above the floor |
+| ``depth`` | ``Box(0, far, (H, W, 1), float32)`` | z-depth in metres |
+| ``semantic`` | ``Box(0, 2**31 - 1, (H, W), int32)`` | object instance id per pixel (0: none) |
+| ``pose`` | ``Box((4,), float32)`` | ``[x, y_floor, z, heading]`` in the world frame (``envs.pose``) |
+
+## Episode End
+
+Termination: ``stop``. Truncation: ``max_episode_steps`` steps (``EnvConfig``; no ``TimeLimit``
+wrapper is added by ``gym.make``).
+
+## Arguments
+
+``gym.make(id, split="train", num_scenes=8, scene_seeds=None, dataset_path=None, sensors=(...),
+max_episode_steps=..., sim={"resolution": (H, W), "hfov": 90, ...})``: the fields of
+:class:`envs.gym.config.EnvConfig` plus the task's options. A reset with a seed draws the scene and
+the start pose from the episode's RNG, so the same seed gives the same episode.
 
 Example:
     >>> import gymnasium as gym, envs

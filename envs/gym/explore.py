@@ -1,12 +1,28 @@
 """``VLM2/Explore-v0``: walk a scene; the exploration expert makes natural egocentric tours for EQA.
 
-Reward: floor area (m^2) newly covered by the agent's footprint on a 0.5 m grid, so an RL policy is
-paid for going somewhere new. ``info`` carries ``coverage_m2``, ``rooms_visited`` and ``num_rooms``.
-The episode ends on ``stop`` or after ``max_episode_steps`` (the tour preset's budget by default).
+## Action Space
 
-Tour presets (step budgets): ``short`` 200, ``mid`` 400, ``long`` 1000. With ``expert=True``
-(default) a tour is planned at reset within the budget; ``env.unwrapped.expert_action()`` gives its
-next action.
+``Discrete(4)``: ``stop``, ``move_forward``, ``turn_left``, ``turn_right`` (:mod:`envs.gym.base`).
+
+## Observation Space
+
+The sensors of :mod:`envs.gym.base` only.
+
+## Rewards
+
+Floor area (m^2) newly covered by the agent's footprint on a 0.5 m grid, so an RL policy is paid
+for going somewhere new.
+
+## Episode End
+
+Termination: ``stop``. Truncation: ``max_episode_steps`` (the tour preset's budget by default).
+``info`` carries ``coverage_m2``, ``rooms_visited`` and ``num_rooms``.
+
+## Arguments
+
+``tour``: a preset (``short`` 200, ``mid`` 400, ``long`` 1000 steps) or a step budget. With
+``expert=True`` (default) a tour is planned at reset within the budget and
+``env.unwrapped.expert_action()`` gives its next action.
 
 Example:
     >>> import gymnasium as gym, envs

@@ -1,14 +1,32 @@
 """``VLM2/ObjectNav-v0``: find an instance of a category; habitat-lab's ``objectgoal``, ``gps``, ``compass``.
 
-Observations: ``objectgoal`` (shape (1,), index into ``categories``), ``gps`` (shape (2,): the
-agent's position relative to its start, ``[forward, right]`` in the start frame, habitat-lab's
-``[-z, x]``), ``compass`` (shape (1,): heading relative to the start, positive = turned left).
+## Action Space
 
-Goals, as habitat-lab: the *view points* of every instance of the goal category (navigable cells
-within ``view_radius`` of the object's footprint). ``distance_to_goal`` is the geodesic distance to
-the nearest view point; ``success`` = ``stop`` with ``distance_to_goal < success_distance`` (0.1 m, strict
-as habitat-lab; :mod:`envs.measures`);
-``spl`` and ``soft_spl`` (1 - d/d_start, weighted by d_start / max(d_start, path_length)).
+``Discrete(4)``: ``stop``, ``move_forward``, ``turn_left``, ``turn_right`` (:mod:`envs.gym.base`).
+
+## Observation Space
+
+The sensors of :mod:`envs.gym.base` plus
+
+| key | space | meaning |
+|---|---|---|
+| ``objectgoal`` | ``Box(0, C - 1, (1,), int64)`` | index into ``env.unwrapped.categories`` |
+| ``gps`` | ``Box((2,), float32)`` | position relative to the start, ``[forward, right]`` in the start frame (habitat-lab's ``[-z, x]``) |
+| ``compass`` | ``Box(-pi, pi, (1,), float32)`` | heading relative to the start, positive = turned left |
+
+## Rewards
+
+As PointNav's, with the distance to the nearest goal view point: its decrease, minus 0.01 per
+step, plus 2.5 on success.
+
+## Episode End
+
+Termination: ``stop``. Truncation: ``max_episode_steps`` (500). Goals, as habitat-lab: the *view
+points* of every instance of the goal category (navigable cells within ``view_radius`` of the
+object's footprint). ``distance_to_goal`` is the geodesic distance to the nearest view point;
+``success`` = ``stop`` with ``distance_to_goal < success_distance`` (0.1 m, strict as habitat-lab;
+:mod:`envs.measures`); ``spl`` and ``soft_spl`` (1 - d/d_start, weighted by d_start / max(d_start,
+path_length)).
 
 Example:
     >>> import gymnasium as gym, envs

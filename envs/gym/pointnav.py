@@ -1,14 +1,34 @@
 """``VLM2/PointNav-v0``: reach a point goal; habitat-lab's ``pointgoal_with_gps_compass`` sensor and measures.
 
-Observation ``pointgoal_with_gps_compass`` = ``[rho, phi]``: the goal's distance (m) and direction
-(radians, positive = to the agent's left) relative to the agent's current pose, as habitat-lab's
-``IntegratedPointGoalGPSAndCompassSensor`` (polar, ``[rho, -phi]`` of its cartesian frame).
+## Action Space
 
-``info`` (:mod:`envs.measures`): ``distance_to_goal`` (geodesic, m), ``success`` (``stop`` with
-``distance_to_goal < success_distance``, 0.2 m), ``spl`` = success * d_start / max(d_start, path_length),
-``soft_spl``. Reward (habitat-lab's
-``reward_measure`` = distance_to_goal): decrease of the geodesic distance, minus 0.01 per step,
-plus 2.5 on success.
+``Discrete(4)``: ``stop``, ``move_forward``, ``turn_left``, ``turn_right`` (:mod:`envs.gym.base`).
+
+## Observation Space
+
+The sensors of :mod:`envs.gym.base` plus
+
+| key | space | meaning |
+|---|---|---|
+| ``pointgoal_with_gps_compass`` | ``Box([0, -pi], [inf, pi], (2,), float32)`` | ``[rho, phi]``: the goal's distance (m) and direction (rad, positive = to the agent's left) from the current pose |
+
+as habitat-lab's ``IntegratedPointGoalGPSAndCompassSensor`` (polar, ``[rho, -phi]`` of its cartesian frame).
+
+## Rewards
+
+habitat-lab's (``reward_measure`` = distance_to_goal): the decrease of the geodesic distance to the
+goal, minus 0.01 per step, plus 2.5 on success.
+
+## Episode End
+
+Termination: ``stop``. Truncation: ``max_episode_steps`` (500). ``info`` (:mod:`envs.measures`):
+``distance_to_goal`` (geodesic, m), ``success`` (``stop`` with ``distance_to_goal < success_distance``,
+0.2 m), ``spl`` = success * d_start / max(d_start, path_length), ``soft_spl``.
+
+## Arguments
+
+:class:`envs.gym.config.EnvConfig` fields and ``goal_distance=(lo, hi)``, the geodesic start-goal
+distance range in metres.
 
 Example:
     >>> import gymnasium as gym, envs

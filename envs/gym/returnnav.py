@@ -1,22 +1,37 @@
 """``VLM2/ReturnNav-v0``: follow an expert tour, then go back to an object seen long before.
 
-Phase 1 (tour): the exploration expert (``envs.expert.plan_tour``) walks ``tour`` steps through the
-scene; the action passed to ``step`` is ignored and replaced by the expert's, reward is 0 and
-``obs["tour"] == 1``. Every frame's semantic pixel counts record which object instances were seen.
-Phase 2 (navigation): the goal is a (category, room type) pair of an instance seen during the tour
-with at least ``min_pixels`` pixels in some frame (any visible
-instance if none is that large) ("go to the armchair you saw in the bedroom"),
-preferring instances last seen in the first half of the tour; its view points are those of every
-instance of that category in a room of that type. Measures, reward and success are ObjectNav's
-(``success_distance`` 0.1 m to a view point, ``spl``, ``soft_spl``), counted from the tour's end;
-``max_episode_steps`` bounds the navigation phase only.
+## Action Space
 
-Observations: the sensors, ``objectgoal`` and ``roomgoal`` (indices into ``categories`` /
-``room_types``; 0 during the tour), ``gps`` / ``compass`` relative to the *tour's* start pose (the
-frame VLM2's oracle geometry uses), and ``tour`` (1.0 during the tour).
+``Discrete(4)``: ``stop``, ``move_forward``, ``turn_left``, ``turn_right`` (:mod:`envs.gym.base`).
+During the tour the action passed to ``step`` is ignored and replaced by the expert's.
+
+## Observation Space
+
+The sensors of :mod:`envs.gym.base` plus
+
+| key | space | meaning |
+|---|---|---|
+| ``objectgoal`` | ``Box(0, C - 1, (1,), int64)`` | goal category, index into ``categories`` (0 during the tour) |
+| ``roomgoal`` | ``Box(0, R - 1, (1,), int64)`` | goal room type, index into ``room_types`` (0 during the tour) |
+| ``gps``, ``compass`` | as ObjectNav's | relative to the *tour's* start pose (the frame VLM2's oracle geometry uses) |
+| ``tour`` | ``Box(0, 1, (1,), float32)`` | 1.0 during the tour |
+
+## Phases
+
+Tour: the exploration expert (``envs.expert.plan_tour``) walks ``tour`` steps through the scene;
+reward is 0. Every frame's semantic pixel counts record which object instances were seen.
+Navigation: the goal is a (category, room type) pair of an instance seen during the tour with at
+least ``min_pixels`` pixels in some frame (any visible instance if none is that large) ("go to the
+armchair you saw in the bedroom"), preferring instances last seen in the first half of the tour;
+its view points are those of every instance of that category in a room of that type.
+
+## Rewards and Episode End
+
+ObjectNav's (``success_distance`` 0.1 m to a view point, ``spl``, ``soft_spl``), counted from the
+tour's end; ``max_episode_steps`` bounds the navigation phase only.
 
 Example:
-    >>> import gymnasium as gym, vlm2_agent.policy
+    >>> import gymnasium as gym, envs
     >>> env = gym.make("VLM2/ReturnNav-v0", tour=60, sensors=("rgb",), sim={"resolution": (32, 32)})
     >>> obs, info = env.reset(seed=0)
     >>> while env.unwrapped.in_tour:
