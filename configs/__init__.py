@@ -8,13 +8,16 @@ then rejects unknown keys and wrongly typed values with the key's full name:
 |---|---|---|
 | ``policy`` | ``policy/schema`` | :class:`vlm2_agent.policy.config.PolicyConfig` |
 | ``memory`` | ``memory/schema`` | :class:`vlm2_agent.model.memory_config.MemoryConfig` |
+| ``train`` | ``train_schema`` (package ``train``, first in ``train.yaml``'s defaults: the presets are global) | :class:`vlm2_agent.training.config.TrainConfig` |
 """
 
 from hydra.core.config_store import ConfigStore
 
 from vlm2_agent.model.memory_config import MemoryConfig
 from vlm2_agent.policy.config import PolicyConfig
+from vlm2_agent.training.config import TrainConfig
 
 _store = ConfigStore.instance()
 _store.store(group="policy", name="schema", node=PolicyConfig)
 _store.store(group="memory", name="schema", node=MemoryConfig)
+_store.store(name="train_schema", node=TrainConfig, package="train")
