@@ -296,3 +296,32 @@ def test_checkpoint_restores_every_rng_and_loads_without_running_code(tmp_path):
     assert load_checkpoint(path, m, opt, sch) == 2
     assert (np.random.rand(3).tolist(), random.random(), torch.rand(3).tolist()) == first
     torch.load(path, weights_only=True)  # only tensors and plain values: nothing in it can run
+
+
+def test_presence_alignment_loss_learns_which_words_a_video_shows():
+    from vlm2_agent.training.alignment import presence_alignment_loss, presence_logits
+
+    g = torch.Generator().manual_seed(0)
+    categories, dim, videos = 6, 16, 32
+    shown = torch.rand(videos, categories, generator=g) < 0.4
+    # each video: 5 tokens, one per shown category (its one-hot feature plus noise), padding masked
+    tokens = torch.zeros(videos, 5, categories)
+    mask = torch.zeros(videos, 5, dtype=torch.bool)
+    for v in range(videos):
+        for k, c in enumerate(torch.nonzero(shown[v]).flatten()[:5].tolist()):
+            tokens[v, k, c], mask[v, k] = 1.0, True
+        shown[v, torch.nonzero(shown[v]).flatten()[5:]] = False  # at most 5 tokens: a sixth is not shown
+    tokens = tokens + 0.05 * torch.randn(tokens.shape, generator=g)
+    projector = torch.nn.Linear(categories, dim)
+    words = torch.nn.Parameter(torch.randn(categories, dim, generator=g))
+    opt = torch.optim.Adam([*projector.parameters(), words], lr=0.05)
+    first = None
+    for _ in range(150):
+        loss = presence_alignment_loss(projector(tokens), mask, words, shown.float())
+        first = loss.item() if first is None else first
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.3 * first
+    logits = presence_logits(projector(tokens), mask, words)
+    assert ((logits > 5.0) == shown).float().mean() > 0.95  # cosine above the 0.5 margin where shown
