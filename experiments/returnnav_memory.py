@@ -34,10 +34,10 @@ AGE_BINS = ((0, 10), (10, 50), (50, 100), (100, 10_000))
 
 
 def env_config(args) -> dict[str, Any]:
-    return {"task": "returnnav", "env": {"resolution": [64, 64], "sensors": ["rgb", "depth"], "num_scenes": args.train_scenes,
-                                         "eval_num_scenes": args.test_scenes, "max_cached_scenes": 4,
-                                         "max_episode_steps": args.nav_steps,
-                                         "task_kwargs": {"tour": args.tour, "min_pixels": 20}}}
+    return {"task": "returnnav", "sim": {"resolution": [64, 64]},
+            "env": {"sensors": ["rgb", "depth"], "num_scenes": args.train_scenes, "eval_num_scenes": args.test_scenes,
+                    "max_cached_scenes": 4, "max_episode_steps": args.nav_steps,
+                    "task_kwargs": {"tour": args.tour, "min_pixels": 20}}}
 
 
 def tours(args, split: str, episodes: int, seed: int):

@@ -15,7 +15,7 @@ from vlm2_agent.policy.training import evaluate_nav, make_env, make_vec_env
 # A tiny random VLM2 for the memory wrapper: no geometry branch, so no point maps are needed.
 MEM_VLM2 = {"geometry_source": "none", "use_a3pi": False, "use_vaga": False}
 CFG = {"algo": "recurrent_ppo", "task": "pointnav", "extractor": "none", "n_envs": 2, "vec_env": "dummy",
-       "env": {"resolution": [32, 32], "num_scenes": 1, "max_episode_steps": 20, "sensors": ["rgb", "depth"]},
+       "sim": {"resolution": [32, 32]}, "env": {"num_scenes": 1, "max_episode_steps": 20, "sensors": ["rgb", "depth"]},
        "vlm2": {"config": MEM_VLM2, "seed": 0}, "memory": {"config": {"memory_mode": "dual"}},
        "recurrent": {"lstm_hidden_size": 16, "n_lstm_layers": 1}, "net_arch": [16], "stop_logit_bias": -3.0,
        "ppo": {"n_steps": 64, "batch_size": 32, "n_epochs": 1}}
@@ -164,7 +164,7 @@ def test_train_cli_resume_and_eval_script_with_recurrent_ppo(tmp_path):
 
     overrides = ["logger=none", "progress=false", "random_baseline_episodes=0", "policy.algo=recurrent_ppo",
                  "policy.extractor=none", "policy.vec_env=dummy", "policy.n_envs=1", "policy.total_timesteps=32",
-                 "policy.checkpoint_every=1000", "policy.env.resolution=[32,32]", "policy.env.num_scenes=1",
+                 "policy.checkpoint_every=1000", "policy.sim.resolution=[32,32]", "policy.env.num_scenes=1",
                  "policy.env.eval_num_scenes=1", "policy.env.max_episode_steps=10", "policy.env.sensors=[rgb]",
                  "policy.recurrent.lstm_hidden_size=8", "policy.net_arch=[8]", "policy.ppo.n_steps=32",
                  "policy.ppo.batch_size=16", "policy.ppo.n_epochs=1", "policy.eval.episodes=2"]

@@ -41,7 +41,7 @@ def build_model(cfg: Config, venv, seed: int, tensorboard_log: str | None = None
 
     Example:
         >>> from vlm2_agent.policy.training import make_vec_env
-        >>> cfg = {"algo": "recurrent_ppo", "extractor": "none", "env": {"resolution": [32, 32], "num_scenes": 1},
+        >>> cfg = {"algo": "recurrent_ppo", "extractor": "none", "sim": {"resolution": [32, 32]}, "env": {"num_scenes": 1},
         ...        "recurrent": {"lstm_hidden_size": 16}, "vec_env": "dummy", "n_envs": 1}
         >>> type(build_model(cfg, make_vec_env(cfg, seed=0), seed=0)).__name__
         'RecurrentPPO'

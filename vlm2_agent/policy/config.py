@@ -4,16 +4,18 @@
 against it: the schema is registered in Hydra's ConfigStore by ``configs/__init__.py``); code
 takes a :class:`PolicyConfig` or a plain mapping of the same shape (:meth:`PolicyConfig.coerce`),
 so the defaults live here and nowhere else. A wrong value raises ``ValueError`` naming the field,
-e.g. ``policy.env.resolution``, and what it expects.
+e.g. ``policy.env.num_scenes``, and what it expects. The renderer is the ``sim`` group
+(``configs/sim/``), composed into ``policy.sim`` by ``configs/train_policy.yaml``: its
+``resolution`` is the one image-size knob of a policy run.
 
 Example:
-    >>> cfg = PolicyConfig.coerce({"task": "objectnav", "env": {"resolution": [32, 32]}})
-    >>> cfg.env.resolution, cfg.episode_steps(), cfg.ppo.n_steps
-    ((32, 32), 200, 128)
-    >>> PolicyConfig.coerce({"env": {"resolutoin": [32, 32]}})
+    >>> cfg = PolicyConfig.coerce({"task": "objectnav", "sim": {"resolution": [32, 32]}})
+    >>> cfg.sim["resolution"], cfg.episode_steps(), cfg.ppo.n_steps
+    ([32, 32], 200, 128)
+    >>> PolicyConfig.coerce({"env": {"num_scenez": 3}})
     Traceback (most recent call last):
     ...
-    ValueError: policy.env: unknown field(s) ['resolutoin']; expected some of ['eval_num_scenes', 'max_cached_scenes', 'max_episode_steps', 'num_scenes', 'resolution', 'sensors', 'task_kwargs']
+    ValueError: policy.env: unknown field(s) ['num_scenez']; expected some of ['eval_num_scenes', 'max_cached_scenes', 'max_episode_steps', 'num_scenes', 'sensors', 'task_kwargs']
 """
 
 from __future__ import annotations
@@ -45,7 +47,6 @@ class PolicyEnvConfig:
     """The task env's scenes, sensors and episode length (``max_episode_steps: null``: the task's
     default in ``PolicyConfig.tasks``; ``task_kwargs`` override that task's options)."""
 
-    resolution: List[int] = field(default_factory=lambda: [64, 64])  # (H, W)
     sensors: List[str] = field(default_factory=lambda: ["rgb", "depth"])
     num_scenes: int = 4
     eval_num_scenes: Optional[int] = None  # null: num_scenes
@@ -54,10 +55,7 @@ class PolicyEnvConfig:
     task_kwargs: Dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
-        self.resolution = tuple(int(v) for v in self.resolution)
         self.sensors = tuple(self.sensors)
-        if len(self.resolution) != 2 or min(self.resolution) < 1:
-            raise ValueError(f"policy.env.resolution={list(self.resolution)}: expected [H, W], two positive ints")
         _positive("policy.env", num_scenes=self.num_scenes, eval_num_scenes=self.eval_num_scenes,
                   max_episode_steps=self.max_episode_steps, max_cached_scenes=self.max_cached_scenes)
 
@@ -155,6 +153,8 @@ class PolicyConfig:
         failed_stop_penalty, timeout_penalty: extra training cost of a failed stop / of reaching
             the step limit (the measures are unchanged); stop_logit_bias: initial offset of ``stop``.
         net_arch, cnn_output_dim: policy / value MLP and CNN feature sizes.
+        sim: the renderer (``envs.SimulatorConfig`` fields: ``resolution`` [H, W], ``hfov``, ...);
+            rendered sensors follow ``env.sensors`` unless ``sim.sensor_types`` lists them.
         tasks: per-task defaults, so one preset serves every task.
         memory: null, or the VLM2 memory wrapper that adds ``obs["memory"]``.
     """
@@ -174,6 +174,7 @@ class PolicyConfig:
     net_arch: List[int] = field(default_factory=lambda: [64, 64])
     cnn_output_dim: int = 128
     env: PolicyEnvConfig = field(default_factory=PolicyEnvConfig)
+    sim: Dict[str, Any] = field(default_factory=dict)
     tasks: Dict[str, TaskDefaults] = field(default_factory=dict)
     vlm2: BackboneConfig = field(default_factory=BackboneConfig)
     memory: Optional[MemoryWrapperConfig] = None

@@ -4,7 +4,7 @@ The config is a :class:`~vlm2_agent.policy.config.PolicyConfig` (the ``policy`` 
 ``configs/train_policy.yaml``), or a mapping of the same shape; every function here accepts both.
 
 Example:
-    >>> cfg = {"task": "pointnav", "extractor": "none", "env": {"resolution": [32, 32], "num_scenes": 1}}
+    >>> cfg = {"task": "pointnav", "extractor": "none", "sim": {"resolution": [32, 32]}, "env": {"num_scenes": 1}}
     >>> env = make_env(cfg, rank=0, seed=0, split="train")()
     >>> sorted(env.observation_space.spaces)
     ['pointgoal_with_gps_compass']
@@ -42,7 +42,7 @@ def env_kwargs(cfg: Config, split: str) -> dict[str, Any]:
     e = cfg.env
     num_scenes = e.eval_num_scenes if split != "train" and e.eval_num_scenes else e.num_scenes
     config = {"split": split, "num_scenes": num_scenes, "sensors": e.sensors, "max_episode_steps": cfg.episode_steps(),
-              "sim": {"resolution": e.resolution}, "max_cached_scenes": e.max_cached_scenes}
+              "sim": dict(cfg.sim), "max_cached_scenes": e.max_cached_scenes}
     return {"config": config, **cfg.task_options()}
 
 
