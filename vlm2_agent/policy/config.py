@@ -79,14 +79,21 @@ class BackboneConfig:
     checkpoint: Optional[str] = None
     freeze: bool = True
     seed: int = 0
-    config: Dict[str, Any] = field(default_factory=dict)  # VLM2Config fields
+    config: Dict[str, Any] = field(default_factory=dict)  # VLM2Config fields (e.g. the model group, composed)
+
+    def __post_init__(self):
+        self.config = {k: v for k, v in self.config.items() if k != "name"}  # a preset's name, not a field
 
 
 @dataclass
 class MemoryWrapperConfig:
-    """``VLM2MemoryWrapper`` options: VLM2Config fields of its memory (e.g. ``memory_mode: dual``)."""
+    """``VLM2MemoryWrapper`` options: VLM2Config fields of its memory (e.g. ``memory_mode: dual``; the
+    ``memory`` group composes into it: ``memory@policy.memory.config=dual``)."""
 
     config: Dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.config = {k: v for k, v in self.config.items() if k != "name"}  # the memory group's preset name
 
 
 @dataclass
