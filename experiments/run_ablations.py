@@ -49,6 +49,9 @@ RUNS.update({
     "vlm2_dual_ground": ["memory=dual", "train.grounding_questions=24"],
     "mem_working_ground_e4": ["memory=working", "train.grounding_questions=24", "memory.entry_grid=4"],
     "vlm2_dual_ground_align": ["memory=dual", "train.grounding_questions=24", "train.presence_alignment=1.0"],
+    # the steps axis: 4x the budget (experiments/prefix_readout.py reads a word list at 6,000 steps, not at 1,500)
+    "mem_working_ground_align_6k": ["memory=working", "train.grounding_questions=24", "train.presence_alignment=1.0",
+                                    "train.max_steps=6000"],
 })
 GEOMETRY_OVERRIDES = {"oracle": [], "learned": ["model.geometry_source=learned"],
                       "none": ["model.geometry_source=none", "model.use_a3pi=false", "model.use_vaga=false"]}
