@@ -241,14 +241,14 @@ class Trainer:
 
     def _scene_labels(self, index: int, item) -> tuple[dict[int, str], list]:
         """Instance categories and per-frame visible instances of training episode ``index`` (read once)."""
+        from .grounding import instance_categories
+
         if index not in self._grounding_cache:
             if self._split_loader is None:
                 from vlm2_agent.eqa.audit import split_loader
 
                 self._split_loader, _ = split_loader(self.cfg.data_root, self.cfg.train_split, self.cfg.scenes_root)
             scene, log = self._split_loader(item.questions[0])
-            from .grounding import instance_categories
-
             self._grounding_cache[index] = (instance_categories(scene), log.visible)
         return self._grounding_cache[index]
 
