@@ -1,6 +1,6 @@
 """Which limit binds: can VLM2's language model learn to read a prefix at all, in the stage-3 budget?
 
-    python experiments/prefix_readout.py --variants words frames frames_std --steps 1500
+    python experiments/prefix_readout.py --variants words frames frames_std soft_words --steps 1500
 
 A fresh LM of the shipped size (VLM2Config's text tower: 2 layers, width 128) is trained, alone, on
 the grounding questions of ``vlm2_agent.training.grounding`` ("How many <category>(s) appear in
@@ -13,7 +13,10 @@ prefix and with another scene's. Only the prefix differs between variants:
 - ``frames``: one token per kept frame, the frame's cached stage-1 H_t averaged over its patches,
   mapped to the LM by a trained MLP (no memory module: every kept frame is in the prefix);
 - ``frames_std``: the same with each feature channel standardised by the train frames' mean and
-  standard deviation (most of H_t's energy is a component common to every frame).
+  standard deviation (most of H_t's energy is a component common to every frame);
+- ``soft_words``: one token per kept frame made of words: the stage-1 category head's probability
+  of each category (its largest over the frame's patches) weighting that category's word embedding,
+  summed; what the perception recognised, written in the LM's own vocabulary.
 
 If ``words`` learns to read (own video far above another scene's) but ``frames`` does not, the
 limit is the perception-to-LM interface, not the LM; if even ``words`` does not, it is the LM and
@@ -44,6 +47,7 @@ def video_labels(ds, loader):
 
 
 def main() -> None:
+    from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM
 
     from envs.gym.objectnav import default_categories
@@ -62,9 +66,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--perception-run", type=Path, default=Path("outputs/study/vlm2_dual_ground-s0"),
                    help="a stage-3 run whose model holds the stage-1 perception (its feature cache is reused)")
+    p.add_argument("--stage1", type=Path, default=Path("outputs/study/stage1/oracle"),
+                   help="the stage-1 folder with dense_heads.safetensors (soft_words)")
     p.add_argument("--data-root", type=Path, default=Path("data/eqa"))
     p.add_argument("--scenes-root", type=Path, default=Path("data/scenes"))
-    p.add_argument("--variants", nargs="+", default=["words", "frames", "frames_std"])
+    p.add_argument("--variants", nargs="+", choices=["words", "frames", "frames_std", "soft_words"],
+                   default=["words", "frames", "frames_std", "soft_words"])
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--per-video", type=int, default=24)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -74,15 +81,19 @@ def main() -> None:
     torch.set_num_threads(1)
     categories = default_categories()
     perception = VLM2Streamer.from_pretrained(a.perception_run / "model", device="cpu").model.eval()
+    heads = load_file(str(a.stage1 / "dense_heads.safetensors"))
     splits = {}
     for split in ("train", "test"):
         videos = EpisodeVideoDataset(a.data_root / split, 8)
         ds = EpisodeFeatureDataset(videos, build_feature_cache(perception, videos, a.data_root / "features" / split))
         loader, _ = split_loader(a.data_root, split, a.scenes_root)
         frames = [ds[i].fused.float().mean(dim=1) for i in range(len(ds))]  # (T, D) per video
+        with torch.no_grad():  # (T, C): per frame, the category head's largest probability over patches
+            detected = [torch.softmax(ds[i].fused.float() @ heads["category.weight"].T + heads["category.bias"],
+                                      -1)[..., 1:].amax(dim=1) for i in range(len(ds))]
         labels = video_labels(ds, loader)
         counts = [seen_counts(c, v, ds[i].frame_indices) for i, (c, v) in enumerate(labels)]
-        splits[split] = {"ds": ds, "labels": labels, "counts": counts, "frames": frames}
+        splits[split] = {"ds": ds, "labels": labels, "counts": counts, "frames": frames, "detected": detected}
     train_frames = torch.cat(splits["train"]["frames"])
     mean, std = train_frames.mean(0), train_frames.std(0).clamp_min(1e-6)
     tok = build_tokenizer(grounding_texts(categories) + [" ".join(word(c) for c in categories), "0 1 2 3 4 5 6 7 8 9"],
@@ -99,7 +110,7 @@ def main() -> None:
         lm = AutoModelForCausalLM.from_config(text_config)
         embed = lm.get_input_embeddings()
         bridge = mlp(train_frames.shape[1], text_config.hidden_size, text_config.hidden_size)
-        params = list(lm.parameters()) + (list(bridge.parameters()) if variant != "words" else [])
+        params = list(lm.parameters()) + (list(bridge.parameters()) if variant.startswith("frames") else [])
         opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=0.01, betas=(0.9, 0.98))
         sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(100, a.steps, 0.05))
 
@@ -109,6 +120,9 @@ def main() -> None:
                 order = rng.permutation(len(seen))
                 ids = [cat_ids[categories.index(seen[k])] for k in order] or [[tok.pad_token_id]]
                 return torch.stack([embed(torch.tensor(t)).mean(0) for t in ids])
+            if variant == "soft_words":
+                words = torch.stack([embed(torch.tensor(t)).mean(0) for t in cat_ids])  # (C, H)
+                return splits[split]["detected"][i] @ words
             x = splits[split]["frames"][i]
             return bridge((x - mean) / std if variant == "frames_std" else x)
 
