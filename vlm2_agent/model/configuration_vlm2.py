@@ -119,17 +119,16 @@ class VLM2Config(PreTrainedConfig):
         self._choice("geometry_source", GEOMETRY_SOURCES)
         self._choice("geometry_frame", GEOMETRY_FRAMES)
         self._choice("fusion", FUSION_MODES)
-        self._choice("memory_mode", MEMORY_MODES)
-        for name in ("hidden_size", "geometry_dim", "num_heads", "working_memory_size",
-                     "episodic_memory_size", "uniform_frames", "entry_grid", "max_new_tokens", "answer_buckets"):
+        MemoryConfig(memory_mode=self.memory_mode, working_memory_size=self.working_memory_size,  # its checks
+                     episodic_memory_size=self.episodic_memory_size, uniform_frames=self.uniform_frames,
+                     entry_grid=self.entry_grid)
+        for name in ("hidden_size", "geometry_dim", "num_heads", "max_new_tokens", "answer_buckets"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"VLM2Config.{name}={getattr(self, name)!r} must be a positive integer")
         if self.hidden_size % self.num_heads:
             raise ValueError(
                 f"VLM2Config.hidden_size={self.hidden_size} must be divisible by num_heads={self.num_heads}"
             )
-        if self.uniform_frames % 2:
-            raise ValueError(f"VLM2Config.uniform_frames={self.uniform_frames} must be even (the buffer halves)")
         if self.coord_scale <= 0:
             raise ValueError(f"VLM2Config.coord_scale={self.coord_scale} must be > 0 (metres)")
         if self.geometry_source == "none" and (self.use_a3pi or self.use_vaga):
