@@ -6,7 +6,8 @@ extractor of :func:`vlm2_agent.policy.training.policy_kwargs`. :func:`load_model
 from a zip, and :class:`PolicyActor` acts one observation at a time (carrying the LSTM state).
 
 Example:
-    >>> algo_name({"algo": "recurrent_ppo"}), recurrent_kwargs({"recurrent": {"lstm_hidden_size": 32}})
+    >>> cfg = PolicyConfig.coerce({"algo": "recurrent_ppo", "recurrent": {"lstm_hidden_size": 32}})
+    >>> cfg.algo, cfg.recurrent.kwargs()
     ('recurrent_ppo', {'lstm_hidden_size': 32, 'n_lstm_layers': 1})
 """
 
@@ -15,24 +16,12 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
 from vlm2_agent.policy.config import ALGOS, PolicyConfig
 from vlm2_agent.policy.training import Config, policy_kwargs
-
-def algo_name(cfg: Config) -> str:
-    """The config's ``algo`` (``ppo`` | ``recurrent_ppo``; the config checks it)."""
-    return PolicyConfig.coerce(cfg).algo
-
-
-def recurrent_kwargs(cfg: Config) -> dict[str, Any]:
-    """LSTM options of ``MultiInputLstmPolicy`` from the config's ``recurrent`` block (sb3-contrib's
-    names; unset optional ones are left out)."""
-    return PolicyConfig.coerce(cfg).recurrent.kwargs()
-
 
 def build_model(cfg: Config, venv, seed: int, tensorboard_log: str | None = None):
     """SB3 ``PPO`` with ``MultiInputPolicy`` (``algo: ppo``) or sb3-contrib ``RecurrentPPO`` with
@@ -153,5 +142,5 @@ class PolicyActor:
         return int(np.asarray(action).item())
 
 
-__all__ = ["ALGOS", "algo_name", "recurrent_kwargs", "build_model", "build_ppo", "saved_algo",
+__all__ = ["ALGOS", "build_model", "build_ppo", "saved_algo",
            "load_model", "PolicyActor"]

@@ -129,10 +129,23 @@ def make_vec_env(cfg: Config, seed: int, split: str = "train", n_envs: int | Non
     return SubprocVecEnv(fns, start_method="forkserver") if sub else DummyVecEnv(fns)
 
 
-def policy_kwargs(cfg: Config, hfov: float = 90.0) -> dict[str, Any]:
+def depth_hfov(cfg: Config) -> float:
+    """The horizontal field of view (degrees) of the depth camera the config's task env renders.
+
+    >>> depth_hfov({"sim": {"hfov": 70}})
+    70.0
+    """
+    from envs.gym.config import EnvConfig
+
+    sim = EnvConfig.from_mapping(env_kwargs(cfg, "train")["config"]).sim_config()
+    return float(next((s.hfov for s in sim.sensors if s.type == "depth"), sim.hfov))
+
+
+def policy_kwargs(cfg: Config, hfov: float | None = None) -> dict[str, Any]:
     """SB3 ``policy_kwargs``: the VLM2 extractor (``extractor: vlm2``), a from-scratch RGB-D CNN with
     the same goal encoding (``cnn``), SB3's CombinedExtractor (``sb3_cnn``: NatureCNN per image, the
-    goal concatenated raw), or the goal encoding alone (``none``)."""
+    goal concatenated raw), or the goal encoding alone (``none``). The extractor's intrinsics use
+    ``hfov``, by default the env's depth camera's (:func:`depth_hfov`)."""
     from vlm2_agent.policy.extractor import RGBDCNNExtractor, VLM2FeaturesExtractor
 
     cfg = PolicyConfig.coerce(cfg)
@@ -143,7 +156,7 @@ def policy_kwargs(cfg: Config, hfov: float = 90.0) -> dict[str, Any]:
         # "none" has no image keys, so the extractor only embeds goals and concatenates vectors.
         out["features_extractor_class"] = VLM2FeaturesExtractor
         out["features_extractor_kwargs"] = {"vlm2": dict(v.config), "checkpoint": v.checkpoint, "seed": v.seed,
-                                            "freeze": v.freeze, "hfov": hfov}
+                                            "freeze": v.freeze, "hfov": depth_hfov(cfg) if hfov is None else hfov}
     elif extractor == "cnn":
         out["features_extractor_class"] = RGBDCNNExtractor
         out["features_extractor_kwargs"] = {"cnn_output_dim": cfg.cnn_output_dim}
@@ -219,4 +232,4 @@ def write_json(path: str | Path, data: Any) -> Path:
     return atomic_write(path, json.dumps(data, indent=2, sort_keys=True))
 
 
-__all__ = ["FailedStopPenalty", "env_kwargs", "make_env", "make_vec_env", "policy_kwargs", "nav_metrics_callback", "evaluate_nav", "write_json"]
+__all__ = ["FailedStopPenalty", "depth_hfov", "env_kwargs", "make_env", "make_vec_env", "policy_kwargs", "nav_metrics_callback", "evaluate_nav", "write_json"]
