@@ -105,10 +105,11 @@ class EpisodeVideoDataset(Dataset):
     def questions(self, i: int) -> list[Question]:
         return self.store.questions(self.episode_ids[i])
 
-    def frame_indices(self, i: int) -> np.ndarray:
-        """Indices of episode ``i``'s kept frames in its 4 fps video (no frame is read)."""
+    def frame_indices(self, i: int, questions: Sequence[Question] | None = None) -> np.ndarray:
+        """Indices of episode ``i``'s kept frames in its 4 fps video (no frame is read); ``questions``:
+        the episode's, when the caller has read them already."""
         eid = self.episode_ids[i]
-        questions = self.store.questions(eid)
+        questions = self.store.questions(eid) if questions is None else questions
         stored = self.store.rgb(eid).shape[0]
         ranges = {tuple(q.frame_range) for q in questions} or {(0, stored)}
         if len(ranges) != 1:
@@ -130,7 +131,8 @@ class EpisodeVideoDataset(Dataset):
     def load(self, i: int) -> VideoItem:
         """Episode ``i`` read from the store, never kept in the in-memory cache (one pass over a split)."""
         eid = self.episode_ids[i]
-        idx = self.frame_indices(i)
+        questions = self.store.questions(eid)
+        idx = self.frame_indices(i, questions)
         rgb = self.store.rgb(eid)
         log = self.store.log(eid)
         h, w = rgb.shape[1:3]
@@ -139,7 +141,7 @@ class EpisodeVideoDataset(Dataset):
                  else torch.zeros(len(idx), h, w))
         k = torch.from_numpy(intrinsics(log.hfov_deg, w, h)).float().expand(len(idx), 3, 3).contiguous()
         c2w = torch.from_numpy(np.asarray(log.camera_to_world[idx], dtype=np.float32))
-        return VideoItem(eid, frames, depth, k, c2w, self.store.questions(eid), idx)
+        return VideoItem(eid, frames, depth, k, c2w, questions, idx)
 
 
 def collate(items: Sequence[VideoItem | FeatureItem], tokenizer, questions_per_video: int | None = None,

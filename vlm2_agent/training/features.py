@@ -172,7 +172,7 @@ class EpisodeFeatureDataset(Dataset):
             eid = self.episode_ids[i]
             fused, coords = self.cache.episode(eid)
             questions = self.videos.questions(i)
-            frames = self.videos.frame_indices(i)
+            frames = self.videos.frame_indices(i, questions)
             if len(frames) != len(fused):
                 raise ValueError(f"{self.cache.root}: {eid} has {len(fused)} cached frames, its questions need "
                                  f"{len(frames)} at stride {self.stride}; remove the cache to rebuild it")
