@@ -13,6 +13,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from scenes.generator import SPLIT_SEEDS, spec_from_config
+from vlm2_agent.cli import abs_path
 
 
 def build(cfg: DictConfig, progress: bool = True) -> dict:
@@ -24,9 +25,7 @@ def build(cfg: DictConfig, progress: bool = True) -> dict:
     if unknown:
         raise ValueError(f"scene.splits: expected names from {list(SPLIT_SEEDS)}, got {unknown}")
     counts = {s: int(sc.num_scenes.get(s, 0)) for s in sc.splits}
-    root = Path(hydra.utils.to_absolute_path(sc.root)) if hydra.core.hydra_config.HydraConfig.initialized() \
-        else Path(sc.root)
-    return write_dataset(root, counts, name=sc.name, spec=spec_from_config(sc), num_rooms=sc.num_rooms,
+    return write_dataset(abs_path(sc.root), counts, name=sc.name, spec=spec_from_config(sc), num_rooms=sc.num_rooms,
                          write_maps=bool(sc.maps), progress=progress, use_cache=bool(sc.cache))
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from vlm2_agent.cli import abs_path
+
 
 def run(cfg: DictConfig) -> dict:
     """Train (or resume) the run described by a composed ``train.yaml`` config; returns the summary."""
@@ -26,8 +28,7 @@ def run(cfg: DictConfig) -> dict:
     from vlm2_agent.training import TrainConfig, Trainer
     from vlm2_base.logger import make_logger
 
-    run_dir = Path(hydra.utils.to_absolute_path(cfg.run_dir)) if hydra.core.hydra_config.HydraConfig.initialized() \
-        else Path(cfg.run_dir)
+    run_dir = abs_path(cfg.run_dir)
     tcfg = TrainConfig.from_mapping(OmegaConf.to_container(cfg.train, resolve=True))
     resolved = OmegaConf.to_container(cfg, resolve=True)
     trainer = Trainer(tcfg, cfg.model, cfg.memory, run_dir=run_dir,

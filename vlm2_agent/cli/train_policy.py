@@ -20,9 +20,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-
-def _abs(path: str) -> str:
-    return hydra.utils.to_absolute_path(path) if hydra.core.hydra_config.HydraConfig.initialized() else path
+from vlm2_agent.cli import abs_path
 
 
 def train(cfg: DictConfig, run_dir: Path) -> dict:
@@ -39,7 +37,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     if pcfg.torch_threads:
         torch.set_num_threads(pcfg.torch_threads)  # 2 shared cores: more threads only contend
     if pcfg.vlm2.checkpoint:
-        pcfg.vlm2.checkpoint = str(_abs(pcfg.vlm2.checkpoint))
+        pcfg.vlm2.checkpoint = str(abs_path(pcfg.vlm2.checkpoint))
     seed = int(cfg.seed)
     logger = make_logger(cfg.logger, run_dir, OmegaConf.to_container(cfg, resolve=True))
     summary: dict = {"config": pcfg.to_dict(), "seed": seed}
@@ -51,7 +49,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
             summary["random_train"] = rnd
         venv = make_vec_env(pcfg, seed, "train")
         if cfg.resume:
-            model = load_model(_abs(cfg.resume), algo=pcfg.algo, env=venv)
+            model = load_model(abs_path(cfg.resume), algo=pcfg.algo, env=venv)
         else:
             model = build_model(pcfg, venv, seed)
         n_envs = venv.num_envs
