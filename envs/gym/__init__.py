@@ -7,7 +7,7 @@ The one registry of every ``VLM2/*`` id:
 | ``VLM2/Explore-v0`` | walk a scene; the exploration expert records the EQA videos | ``envs.gym.explore`` |
 | ``VLM2/PointNav-v0`` | reach a point goal (``pointgoal_with_gps_compass``) | ``envs.gym.pointnav`` |
 | ``VLM2/ObjectNav-v0`` | reach an instance of a category (``objectgoal`` + ``gps`` + ``compass``) | ``envs.gym.objectnav`` |
-| ``VLM2/ReturnNav-v0`` | tour a scene, then return to a room seen on the tour | ``envs.gym.returnnav`` |
+| ``VLM2/ReturnNav-v0`` | follow a tour of a scene, then go back to an object seen on it | ``envs.gym.returnnav`` |
 | ``VLM2/EQA-v0`` | watch a recorded video, answer a benchmark question | ``vlm2_agent.eqa.env`` |
 
 ``VLM2/EQA-v0`` plays questions of the benchmark, which is built above this layer (from recorded
