@@ -16,7 +16,6 @@ of ``vlm2_agent.training.alignment`` scores it; near 0.5 for a model trained wit
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 
@@ -29,7 +28,7 @@ def main() -> None:
 
     from envs.gym.objectnav import default_categories
     from vlm2_agent.eqa.audit import split_loader
-    from vlm2_agent.model import VLM2Model, VLM2Streamer
+    from vlm2_agent.model import VLM2Streamer
     from vlm2_agent.training.alignment import category_embeddings, category_token_ids, presence_logits
     from vlm2_agent.training.data import EpisodeVideoDataset
     from vlm2_agent.training.diagnostics import other_scene_partner

@@ -55,7 +55,7 @@ def main() -> None:
         present.append([c in seen for c in cats])
     x, y = np.array(scores), np.array(present)
     rows = [(c, y[:, k].mean(), roc_auc_score(y[:, k], x[:, k])) for k, c in enumerate(cats) if 0 < y[:, k].mean() < 1]
-    print(f"| category | videos showing it | presence AUC |\n|---|---|---|")
+    print("| category | videos showing it | presence AUC |\n|---|---|---|")
     for c, share, auc in sorted(rows, key=lambda r: -r[2]):
         print(f"| {c} | {100 * share:.0f}% | {auc:.3f} |")
     aucs = [r[2] for r in rows]
