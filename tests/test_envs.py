@@ -15,7 +15,8 @@ from envs.gym import ACTIONS
 
 os.environ.setdefault("EGL_PLATFORM", "surfaceless")
 IDS = ["VLM2/Explore-v0", "VLM2/PointNav-v0", "VLM2/ObjectNav-v0"]
-SMALL = dict(num_rooms=2, num_scenes=2, sim={"resolution": (24, 32)})
+ALL_SENSORS = ("rgb", "depth", "semantic", "pose")  # the default is rgb + depth; the tests check every sensor
+SMALL = dict(num_rooms=2, num_scenes=2, sensors=ALL_SENSORS, sim={"resolution": (24, 32)})
 
 
 def _hash(obs: dict) -> str:
@@ -26,7 +27,8 @@ def _hash(obs: dict) -> str:
     return h.hexdigest()
 
 
-RETURNNAV = {"tour": 30, "min_pixels": 15, "config": {"num_rooms": 2, "num_scenes": 1, "sim": {"resolution": (24, 32)},
+RETURNNAV = {"tour": 30, "min_pixels": 15, "config": {"num_rooms": 2, "num_scenes": 1, "sensors": ALL_SENSORS,
+                                                      "sim": {"resolution": (24, 32)},
                                                       "max_episode_steps": 20}}
 CHECK_KWARGS = {**{i: dict(max_episode_steps=20, **SMALL) for i in IDS}, "VLM2/ReturnNav-v0": RETURNNAV}
 
@@ -47,7 +49,7 @@ def test_gymnasium_check_env(env_id):
 def test_sb3_check_env(env_id):
     from stable_baselines3.common.env_checker import check_env
 
-    env = gym.make(env_id, max_episode_steps=20, sensors=("rgb", "depth", "pose"), **SMALL).unwrapped
+    env = gym.make(env_id, max_episode_steps=20, **{**SMALL, "sensors": ("rgb", "depth", "pose")}).unwrapped
     check_env(env, warn=False)
     env.close()
 
@@ -98,7 +100,7 @@ def test_oracle_succeeds_with_high_spl(env_id):
 
 def test_objectnav_random_starts_are_not_at_the_goal():
     # As habitat-lab's ObjectNav episodes: stopping at once must not succeed from a random start.
-    env = gym.make("VLM2/ObjectNav-v0", sensors=("depth",), **SMALL)
+    env = gym.make("VLM2/ObjectNav-v0", **{**SMALL, "sensors": ("depth",)})
     starts = []
     for seed in range(12):
         _, info = env.reset(seed=seed)
@@ -143,7 +145,7 @@ def test_pointnav_success_is_strict_at_the_boundary():
 def test_sb3_subproc_vec_env_two_spawned_workers():
     from stable_baselines3.common.vec_env import SubprocVecEnv
 
-    kw = dict(sensors=("rgb", "depth", "pose"), **SMALL)
+    kw = {**SMALL, "sensors": ("rgb", "depth", "pose")}
     # "envs:" makes each spawned worker import envs (registering the ids); GL contexts are made there
     venv = SubprocVecEnv([lambda: gym.make("envs:VLM2/PointNav-v0", max_episode_steps=50, **kw)] * 2,
                          start_method="spawn")

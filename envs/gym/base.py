@@ -16,7 +16,9 @@ sampling, the task's observations, reward, termination and ``info`` measures.
 
 ## Observation Space
 
-A ``Dict`` of the sensors named in ``sensors`` plus the task's keys:
+A ``Dict`` of the sensors named in ``sensors`` plus the task's keys. The default is habitat-lab's
+PointNav-v1 set, ``rgb`` and ``depth`` (with the task's goal sensor); ``semantic`` and ``pose`` are
+ground truth that a policy should not see by accident, so they are opt-in:
 
 | key | space | meaning |
 |---|---|---|
@@ -32,7 +34,7 @@ wrapper is added by ``gym.make``).
 
 ## Arguments
 
-``gym.make(id, split="train", num_scenes=8, scene_seeds=None, dataset_path=None, sensors=(...),
+``gym.make(id, split="train", num_scenes=8, scene_seeds=None, dataset_path=None, sensors=("rgb", "depth"),
 max_episode_steps=..., sim={"resolution": (H, W), "hfov": 90, ...})``: the fields of
 :class:`envs.gym.config.EnvConfig` plus the task's options. A reset with a seed draws the scene and
 the start pose from the episode's RNG, so the same seed gives the same episode.
@@ -80,7 +82,7 @@ class VLM2NavEnv(gym.Env):
         self.render_mode = render_mode
         self.sim_config = self.config.sim_config()
         self.source = SceneSource(self.config, scenes)
-        self._worlds = WorldCache(self.source, self.sim_config, self.config.max_cached_scenes)
+        self._worlds = WorldCache(self.source, self.sim_config, self.config.cache_capacity(len(self.source.keys())))
         self.world: SceneWorld | None = None
         self.action_space = spaces.Discrete(len(ACTIONS))
         self.observation_space = spaces.Dict({**self._sensor_spaces(), **self._task_spaces()})
@@ -88,6 +90,8 @@ class VLM2NavEnv(gym.Env):
         self.heading = 0.0
         self.collided = False
         self.elapsed_steps = 0
+        self.episode = None  # the envs.datasets.NavigationEpisode being played, if any
+        self._episode_cursor = 0
         self._sim_obs: dict[str, np.ndarray] = {}
 
     # ----- spaces --------------------------------------------------------------------------------
@@ -115,12 +119,20 @@ class VLM2NavEnv(gym.Env):
     # ----- gymnasium API -------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Start an episode. ``options``: ``scene`` (seed, dataset scene id or file path),
-        ``position`` + ``heading`` (start pose; else sampled on the largest floor component)."""
+        ``position`` + ``heading`` (start pose; else sampled on the largest floor component), or
+        ``episode``, a habitat-lab episode (:mod:`envs.datasets`) that sets all of them and the goal.
+        With ``episodes_path`` set, a reset without options plays the file's next episode."""
         super().reset(seed=seed)
         options = dict(options or {})
-        unknown = set(options) - {"scene", "position", "heading", *self._task_options()}
+        unknown = set(options) - {"scene", "position", "heading", "episode", *self._task_options()}
         if unknown:
             raise ValueError(f"reset options: unknown keys {sorted(unknown)}")
+        if "episode" not in options and not options and self.source.episodes:
+            options["episode"] = self.source.episodes[self._episode_cursor % len(self.source.episodes)]
+            self._episode_cursor += 1
+        self.episode = None
+        if "episode" in options:
+            options = self._episode_options(options.pop("episode"), options)
         keys = self.source.keys()
         if "scene" in options:
             key = self.source.key_for(options["scene"])
@@ -138,6 +150,23 @@ class VLM2NavEnv(gym.Env):
         self._reset_task(options)
         self._render_sensors()
         return self._observation(), self._info()
+
+    def _episode_options(self, episode, options: dict[str, Any]) -> dict[str, Any]:
+        """Reset options for a habitat-lab episode (:class:`envs.datasets.NavigationEpisode` or its dict)."""
+        from envs.datasets import NavigationEpisode, _episode
+        from envs.pose import quaternion_to_heading
+
+        if options:
+            raise ValueError(f"reset options: 'episode' sets the scene and pose; drop {sorted(options)}")
+        if not isinstance(episode, NavigationEpisode):
+            episode = _episode(episode, 0, "reset(options={'episode': ...})")
+        self.episode = episode
+        return {"scene": episode.scene_id, "position": episode.start_position,
+                "heading": quaternion_to_heading(episode.start_rotation), **self._episode_task_options(episode)}
+
+    def _episode_task_options(self, episode) -> dict[str, Any]:
+        """The task's reset options for an episode's goal (PointNav: ``goal``; ObjectNav: ``goal_category``)."""
+        return {}
 
     def step(self, action):
         if self.world is None:
@@ -269,13 +298,18 @@ class VLM2NavEnv(gym.Env):
         return self._sample_navigable()
 
     def _snap(self, point: np.ndarray) -> np.ndarray:
-        """The nearest point on the largest navigable component to ``point`` (x, y, z)."""
+        """``point`` (x, y, z) itself, at floor height, when it lies on the largest navigable
+        component, else the nearest cell centre of that component."""
         from scipy.spatial import cKDTree
 
         world = self._require_world()
         p = np.asarray(point, float)
         if p.shape != (3,) or not np.all(np.isfinite(p)):
             raise ValueError(f"expected a point (x, y, z) of 3 finite numbers, got {point!r}")
+        rc = world.navgrid.world_to_grid(p[None])[0]
+        h, w = world.navgrid.shape
+        if 0 <= rc[0] < h and 0 <= rc[1] < w and world.navgrid.largest_component[rc[0], rc[1]]:
+            return np.array([p[0], world.navgrid.floor_height, p[2]])  # already navigable: kept, as habitat-sim does
         tree = world.cache.get("snap_tree")
         if tree is None:
             cells = np.argwhere(world.navgrid.largest_component)

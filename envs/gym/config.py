@@ -31,7 +31,8 @@ class EnvConfig:
     Scenes are generated procedurally from a pool of scene seeds of ``split`` (``scene_seeds``, or
     ``num_scenes`` seeds from the split's base), or loaded from ``dataset_path`` (all scenes of
     ``split`` in ``splits.json``, or the explicit ``scene_ids``). A reset with a seed draws the
-    scene from the pool with the episode's RNG.
+    scene from the pool with the episode's RNG. With ``episodes_path`` (habitat-lab's episode file,
+    :mod:`envs.datasets`) the pool is the file's scenes and resets play its episodes in order.
     """
 
     split: str = "train"
@@ -40,9 +41,10 @@ class EnvConfig:
     num_rooms: int | None = None
     dataset_path: str | None = None
     scene_ids: tuple[str, ...] | None = None
-    sensors: tuple[str, ...] = ("rgb", "depth", "semantic", "pose")
+    episodes_path: str | None = None  # a habitat-lab episode file (envs.datasets): resets play it in order
+    sensors: tuple[str, ...] = ("rgb", "depth")  # habitat-lab's PointNav-v1 set; "semantic", "pose" opt in
     max_episode_steps: int = 500
-    max_cached_scenes: int = 4
+    max_cached_scenes: int | None = None  # None: the whole scene pool (no rebuild on reset)
     sim: dict[str, Any] = field(default_factory=dict)  # envs.config.SimulatorConfig fields
 
     @classmethod
@@ -73,6 +75,8 @@ class EnvConfig:
             raise ValueError("EnvConfig.sensors: expected at least one sensor, got none")
         for name in ("max_episode_steps", "max_cached_scenes", "num_scenes"):
             v = getattr(self, name)
+            if v is None and name == "max_cached_scenes":
+                continue
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"EnvConfig.{name}: expected a positive int, got {v!r}")
         self.sim_config()  # SimulatorConfig validates its own fields and names the bad one
@@ -85,6 +89,8 @@ class EnvConfig:
                 raise ValueError(
                     f"EnvConfig.scene_seeds: seeds {bad[:5]} are outside split {self.split!r}'s range [{lo}, {hi})"
                 )
+        if self.episodes_path is not None and not Path(self.episodes_path).is_file():
+            raise FileNotFoundError(f"EnvConfig.episodes_path: no episode file at {self.episodes_path!r}")
         if self.dataset_path is not None and not Path(self.dataset_path).is_dir():
             raise FileNotFoundError(f"EnvConfig.dataset_path: no scene dataset folder at {self.dataset_path!r}")
         return self
@@ -98,6 +104,10 @@ class EnvConfig:
         if d.get("sensors") is None and d.get("sensor_types") is None:
             d["sensor_types"] = tuple(s for s in self.sensors if s in SENSOR_TYPES) or ("rgb",)
         return SimulatorConfig.from_dict(d)
+
+    def cache_capacity(self, pool_size: int) -> int:
+        """How many built scenes an env keeps: ``max_cached_scenes``, or the whole pool when unset."""
+        return self.max_cached_scenes if self.max_cached_scenes is not None else max(1, pool_size)
 
     def scene_pool(self) -> tuple[int, ...]:
         """The procedural scene seeds an episode seed draws from."""

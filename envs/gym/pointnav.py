@@ -139,19 +139,28 @@ class PointNavEnv(NavTaskMixin, VLM2NavEnv):
     def _reset_task(self, options: dict[str, Any]) -> None:
         if "goal" in options:
             self.goal = self._snap(np.asarray(options["goal"], float))
+        elif "position" in options:
+            self.goal = self._pick_in_range(self.position)
         else:
-            self.goal = self._sample_goal()
+            # Sample the goal first and the start among points in range of it: the one distance
+            # field rooted at the goal then serves both the sampling and every step's measures
+            # (geodesic distance is symmetric), one Dijkstra per reset instead of two.
+            self.goal = self.position
+            self.position = self._pick_in_range(self.goal)
         self._start_measures()
 
-    def _sample_goal(self) -> np.ndarray:
-        """A uniform navigable point whose geodesic distance from the start lies in ``goal_distance``.
+    def _episode_task_options(self, episode) -> dict[str, Any]:
+        if episode.goal_position is None:
+            raise ValueError(f"episode {episode.episode_id!r}: a PointNav episode needs goals[0].position")
+        return {"goal": episode.goal_position}
 
-        Geodesic distance is symmetric, so one distance field from the start rates every candidate
-        (one Dijkstra per reset instead of one per candidate). Small scenes may have no point that
-        far: then the farthest reachable candidate is taken.
+    def _pick_in_range(self, anchor: np.ndarray) -> np.ndarray:
+        """A uniform navigable point whose geodesic distance from ``anchor`` lies in ``goal_distance``.
+
+        Small scenes may have no point that far: then the farthest reachable candidate is taken.
         """
         lo, hi = self.goal_distance
-        field = self.navgrid.distance_field(self.position[None])
+        field = self.navgrid.distance_field(anchor[None])
         points, cells = self.navgrid.sample_navigable_cells(self.np_random, 200)
         d = field[cells[:, 0], cells[:, 1]]
         in_range = np.flatnonzero((d >= lo) & (d <= hi))
@@ -159,7 +168,7 @@ class PointNavEnv(NavTaskMixin, VLM2NavEnv):
             return points[int(in_range[0])]
         reachable = np.flatnonzero(np.isfinite(d))
         if not len(reachable):
-            raise RuntimeError(f"scene {self.scene.scene_id!r}: no goal reachable from the start {self.position}")
+            raise RuntimeError(f"scene {self.scene.scene_id!r}: no point reachable from {anchor}")
         return points[int(reachable[np.argmax(d[reachable])])]
 
     def _distance_to_goal_at(self, position: np.ndarray) -> float:
