@@ -31,6 +31,20 @@ def _parse_runs(items: list[str]) -> dict[str, Path]:
     return runs
 
 
+def _episodes_file(args, cfg: dict) -> str | None:
+    if args.episodes_file == "none":
+        return None
+    if args.episodes_file != "auto":
+        return args.episodes_file
+    if args.split != "test":
+        return None
+    from vlm2_agent.cli import abs_path
+    from vlm2_agent.policy.config import PolicyConfig
+
+    fixed = PolicyConfig.coerce(cfg).test_episodes()
+    return str(abs_path(fixed)) if fixed else None
+
+
 def main(argv: list[str] | None = None) -> dict:
     import torch
 
@@ -43,6 +57,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--episodes", type=int, default=30)
     p.add_argument("--split", default="test")
     p.add_argument("--seed", type=int, default=5000)
+    p.add_argument("--episodes-file", default="auto",
+                   help="habitat-lab episode file to play (json.gz); 'auto': the task's shipped test episodes "
+                        "when --split test (policy.tasks.<task>.test_episodes), 'none': seed-based episodes")
     p.add_argument("--out", default="results/policy/eval")
     p.add_argument("--curves", action="store_true", help="also plot the runs' training curves")
     p.add_argument("--stochastic", action="store_true", help="sample policy actions instead of the argmax")
@@ -55,7 +72,7 @@ def main(argv: list[str] | None = None) -> dict:
     cfgs = {n: json.loads((d / "summary.json").read_text())["config"] for n, d in runs.items()}
     base_cfg = {**next(iter(cfgs.values())), "extractor": "none", "memory": None}
     results: dict[str, dict] = {}
-    kw = {"seed": args.seed, "split": args.split}
+    kw = {"seed": args.seed, "split": args.split, "episodes_path": _episodes_file(args, base_cfg)}
     if not args.no_baselines:
         results["random"] = evaluate_nav(lambda o, e: e.action_space.sample(), base_cfg, args.episodes, **kw)
     for name, d in runs.items():
@@ -70,6 +87,7 @@ def main(argv: list[str] | None = None) -> dict:
     table = markdown_table(results)
     print(table)
     write_json(out.with_suffix(".json"), {"split": args.split, "episodes": args.episodes, "seed": args.seed,
+                                          "episodes_file": kw["episodes_path"],
                                           "runs": {n: str(d) for n, d in runs.items()}, "results": results})
     out.with_suffix(".md").write_text(table + "\n")
     if args.curves:

@@ -71,6 +71,15 @@ def scene_id_for(split: str, seed: int) -> str:
     return f"apt_{split}_{seed:05d}"
 
 
+def split_of_seed(seed: int) -> str | None:
+    """The split whose seed range holds ``seed``, or None.
+
+    >>> split_of_seed(110000)
+    'test'
+    """
+    return next((name for name, (lo, hi) in SPLIT_SEEDS.items() if lo <= int(seed) < hi), None)
+
+
 def split_seed(split: str, index: int) -> int:
     """Seed of the ``index``-th scene of ``split``; raises ValueError outside the split's range."""
     if split not in SPLIT_SEEDS:
@@ -207,4 +216,4 @@ def spec_from_config(cfg) -> SceneSpec:
 
 
 __all__ = ["FLOOR_COVERINGS", "GENERATOR_VERSION", "SPLIT_SEEDS", "SceneSpec", "generate_scene",
-           "scene_id_for", "spec_from_config", "split_seed"]
+           "scene_id_for", "spec_from_config", "split_of_seed", "split_seed"]

@@ -87,6 +87,17 @@ def load(path: str | Path, scene_id: str | None = None) -> Scene:
     )
 
 
+def scene_ids(path: str | Path) -> list[str]:
+    """The scene ids (scene instances, else stages) of a dataset folder or ``*.scene_dataset_config.json``."""
+    path = Path(path)
+    if path.is_dir():
+        hits = sorted(path.glob(f"*{hc.DATASET_SUFFIX}"))
+        if len(hits) != 1:
+            raise SceneLoadError(path, f"expected one *{hc.DATASET_SUFFIX} in the folder, found {len(hits)}")
+        path = hits[0]
+    return list(hc.read_dataset(path).scene_ids())
+
+
 def _stage_for_glb(glb: Path) -> hc.StageConfig:
     sibling = glb.with_name(glb.stem + hc.STAGE_SUFFIX)
     if sibling.is_file():

@@ -104,6 +104,11 @@ class ObjectNavEnv(NavTaskMixin, VLM2NavEnv):
         self.start_heading = self.heading
         self._start_measures()
 
+    def _episode_task_options(self, episode) -> dict[str, Any]:
+        if episode.object_category is None:
+            raise ValueError(f"episode {episode.episode_id!r}: an ObjectNav episode needs object_category")
+        return {"goal_category": episode.object_category}
+
     def _goal_distances(self) -> dict[str, float]:
         """Geodesic distance from the agent to each reachable goal category present in the scene."""
         present = sorted({o.category for o in self.scene.objects if o.category in self.categories})

@@ -23,17 +23,35 @@ from envs.gym.config import EnvConfig
 from scenes.types import Scene, SceneLoadError
 
 
+def _procedural_seed(scene_id: str) -> int | None:
+    """The seed of a procedural apartment's id ``apt_<split>_<seed>`` (its seed in the split's range), else None."""
+    from scenes.generator import SPLIT_SEEDS
+
+    parts = Path(scene_id).name.split(".")[0].split("_")
+    if len(parts) == 3 and parts[0] == "apt" and parts[1] in SPLIT_SEEDS and parts[2].isdigit():
+        lo, hi = SPLIT_SEEDS[parts[1]]
+        if lo <= int(parts[2]) < hi:
+            return int(parts[2])
+    return None
+
+
 class SceneSource:
     """Maps scene keys (``seed:<int>`` or ``dataset:<scene_id>``) to :class:`Scene` objects."""
 
     def __init__(self, cfg: EnvConfig, scenes: "list[Scene] | None" = None):
         self.cfg = cfg
+        self.episodes: list = []  # envs.datasets.NavigationEpisode, from cfg.episodes_path
         self._memory = list(scenes or [])
         if self._memory:
             bad = [type(s).__name__ for s in self._memory if not isinstance(s, Scene)]
             if bad:
                 raise TypeError(f"scenes: expected scenes.types.Scene objects, got {bad[:3]}")
             self._keys = tuple(f"memory:{i}" for i in range(len(self._memory)))
+        elif cfg.episodes_path is not None:
+            from envs.datasets import read_episodes
+
+            self.episodes = read_episodes(cfg.episodes_path).episodes
+            self._keys = tuple(dict.fromkeys(self.key_for(e.scene_id) for e in self.episodes))
         elif cfg.dataset_path is not None:
             self._keys = tuple(f"dataset:{sid}" for sid in self._dataset_ids(Path(cfg.dataset_path)))
         else:
@@ -57,26 +75,54 @@ class SceneSource:
         return self._keys
 
     def key_for(self, scene: str | int) -> str:
-        """A key from a user's choice: a scene seed (int), a scene id of the dataset, or a key itself."""
+        """A key from a user's choice, resolved as habitat-sim resolves a ``scene_id``: a scene seed
+        (int), a key itself, a scene id of the dataset (also matched by the file's basename without
+        its extensions, so ``stages/apt_x.glb`` finds ``apt_x``), an existing file, or the id of a
+        procedural apartment (``apt_<split>_<seed>``, generated from its seed)."""
         if isinstance(scene, int) or (isinstance(scene, str) and scene.isdigit()):
             return f"seed:{int(scene)}"
         if scene.startswith(("seed:", "dataset:", "path:", "memory:")):
             return scene
         if self.cfg.dataset_path is not None:
-            return f"dataset:{scene}"
+            ids = self._dataset_handles()
+            if scene in ids:
+                return f"dataset:{scene}"
+            base = Path(scene).name.split(".")[0]
+            matches = [i for i in ids if i == base or Path(i).name.split(".")[0] == base]
+            if len(matches) == 1:
+                return f"dataset:{matches[0]}"
+            if len(matches) > 1:
+                raise ValueError(f"scene {scene!r} matches several scenes of {self.cfg.dataset_path}: {matches[:5]}")
         p = Path(scene)
-        if p.suffix or p.exists():
+        if p.exists():
             return f"path:{scene}"
-        raise ValueError(f"unknown scene {scene!r}: expected a scene seed, a dataset scene id or a file path")
+        seed = _procedural_seed(scene)
+        if seed is not None:
+            return f"seed:{seed}"
+        if self.cfg.dataset_path is not None:
+            raise ValueError(f"unknown scene {scene!r}: not a scene of the dataset {self.cfg.dataset_path} "
+                             f"({len(self._dataset_handles())} scenes), a file, or a procedural id apt_<split>_<seed>")
+        if p.suffix:
+            return f"path:{scene}"  # load() names the missing file
+        raise ValueError(f"unknown scene {scene!r}: expected a scene seed, a dataset scene id, a file path "
+                         "or a procedural id apt_<split>_<seed>")
+
+    def _dataset_handles(self) -> tuple[str, ...]:
+        if getattr(self, "_handles", None) is None:
+            from scenes import loader
+
+            self._handles = tuple(loader.scene_ids(self.cfg.dataset_path))
+        return self._handles
 
     def load(self, key: str) -> Scene:
         kind, _, name = key.partition(":")
         if kind == "memory":
             return self._memory[int(name)]
         if kind == "seed":
-            from scenes.generator import generate_scene
+            from scenes.generator import generate_scene, split_of_seed
 
-            return generate_scene(int(name), num_rooms=self.cfg.num_rooms, split=self.cfg.split)
+            seed = int(name)
+            return generate_scene(seed, num_rooms=self.cfg.num_rooms, split=split_of_seed(seed) or self.cfg.split)
         from scenes import loader
 
         if kind == "dataset":

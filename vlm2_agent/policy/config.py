@@ -66,6 +66,7 @@ class TaskDefaults:
 
     max_episode_steps: int = 200
     task_kwargs: Dict[str, Any] = field(default_factory=dict)
+    test_episodes: Optional[str] = None  # a habitat-lab episode file (json.gz) the test evaluation plays
 
     def __post_init__(self):
         _positive("policy.tasks.<task>", max_episode_steps=self.max_episode_steps)
@@ -207,6 +208,10 @@ class PolicyConfig:
         if self.env.max_episode_steps is not None:
             return int(self.env.max_episode_steps)
         return self.tasks.get(self.task, TaskDefaults()).max_episode_steps
+
+    def test_episodes(self) -> Optional[str]:
+        """The task's fixed test episode file (``tasks.<task>.test_episodes``), or None."""
+        return self.tasks.get(self.task, TaskDefaults()).test_episodes
 
     def task_options(self) -> dict[str, Any]:
         """The task env's options: the task's defaults, then ``env.task_kwargs``."""

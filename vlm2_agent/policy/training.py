@@ -201,16 +201,21 @@ def nav_metrics_callback(curve_path: str | Path, logger=None, window: int = 20):
 
 def evaluate_nav(act: Callable[[dict[str, np.ndarray], gym.Env], int], cfg: Config, episodes: int,
                  seed: int = 1000, split: str = "test", wrap: Callable[[gym.Env], gym.Env] | None = None,
-                 progress: bool = True) -> dict[str, Any]:
-    """Success / SPL / soft SPL / return over ``episodes`` episodes (seeds ``seed + i``) of one env of
-    ``split``. ``act(obs, env)`` returns an action; ``env.unwrapped`` gives oracle access. An ``act``
-    with a ``reset()`` method (e.g. :class:`PolicyActor`) has it called at every episode start."""
+                 progress: bool = True, episodes_path: str | Path | None = None) -> dict[str, Any]:
+    """Success / SPL / soft SPL / return over ``episodes`` episodes of one env of ``split``: the
+    first ``episodes`` of a habitat-lab episode file (``episodes_path``, :mod:`envs.datasets`), else
+    the episodes of seeds ``seed + i``. ``act(obs, env)`` returns an action; ``env.unwrapped`` gives
+    oracle access. An ``act`` with a ``reset()`` method (e.g. :class:`PolicyActor`) has it called at
+    every episode start."""
     from tqdm.auto import tqdm
 
+    from envs.datasets import read_episodes
+
+    fixed = read_episodes(episodes_path).episodes[:episodes] if episodes_path else None
     env = make_env(cfg, 0, seed, split, wrap=wrap, initial_reset=wrap is None)()
     rows = []
-    for i in tqdm(range(episodes), desc="eval", disable=not progress, leave=False):
-        obs, info = env.reset(seed=seed + i)
+    for i in tqdm(range(len(fixed) if fixed else episodes), desc="eval", disable=not progress, leave=False):
+        obs, info = env.reset(seed=seed + i, options={"episode": fixed[i]} if fixed else None)
         if callable(getattr(act, "reset", None)):
             act.reset()
         total, done = 0.0, False
@@ -224,6 +229,8 @@ def evaluate_nav(act: Callable[[dict[str, np.ndarray], gym.Env], int], cfg: Conf
     out = {k: float(np.mean([r[k] for r in rows])) for k in ("success", "spl", "soft_spl", "reward")}
     out["episodes"] = len(rows)
     out["success_se"] = float(np.std([r["success"] for r in rows]) / np.sqrt(max(len(rows), 1)))
+    if episodes_path:
+        out["episodes_file"] = str(episodes_path)
     return out
 
 
