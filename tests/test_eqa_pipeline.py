@@ -100,10 +100,10 @@ def test_resume_skips_complete_episodes_and_redoes_a_half_written_one(built, tmp
     assert m["episodes_skipped"] == 2 and m["episodes_recorded"] == 0
 
 
-def _eval_cfg(questions: Path, predictions: Path, allow_missing: bool = False):
+def _eval_cfg(questions: Path, predictions: Path, allow_missing: bool = False, benchmark: str | None = None):
     return OmegaConf.create({"split": "test", "data_root": "unused", "questions": str(questions),
                              "predictions": str(predictions), "baseline": None, "train_questions": None, "seed": 0,
-                             "allow_missing": allow_missing, "name": None, "out_dir": None})
+                             "allow_missing": allow_missing, "name": None, "out_dir": None, "benchmark": benchmark})
 
 
 def _write_predictions(path: Path, pairs) -> Path:
@@ -243,3 +243,63 @@ def test_a_new_generator_config_asks_again_without_rendering(built, tmp_path):
     build_split(fresh, progress=False)
     a, b = Path(work.out_root) / "test", Path(fresh.out_root) / "test"
     assert (a / "manifest.json").read_bytes() == (b / "manifest.json").read_bytes()
+
+
+def _lmms_samples(path: Path, docs: list[dict], replies: dict[str, str]) -> Path:
+    """What lmms-eval writes with --log_samples: one record per doc, the reply in filtered_resps."""
+    path.write_text("".join(json.dumps({"doc_id": i, "doc": d, "target": d["ground_truth"], "arguments": [],
+                                        "resps": [[replies[d["id"]]]], "filtered_resps": [replies[d["id"]]]}) + "\n"
+                            for i, d in enumerate(docs)))
+    return path
+
+
+def test_lmms_eval_export_import_round_trip_scores_as_direct_evaluation(built, tmp_path):
+    import imageio.v3 as iio
+
+    from vlm2_agent.cli.eqa_eval import run
+    from vlm2_agent.eqa.evaluate import baseline_predict_fn, evaluate
+    from vlm2_agent.eqa.lmms_eval import export
+    from vlm2_agent.eqa.store import EpisodeStore
+
+    _, cfg, _ = built
+    qpath = Path(cfg.out_root) / "test" / "questions.jsonl"
+    questions = load_jsonl(qpath)
+    result = export(questions, EpisodeStore(Path(cfg.out_root) / "test" / "episodes"), tmp_path / "lmms", progress=False)
+    docs = {t: [json.loads(line) for line in (tmp_path / "lmms" / t / "test.jsonl").read_text().splitlines()]
+            for t in ("vsibench", "vstibench")}
+    assert sum(len(d) for d in docs.values()) == len(questions)
+    first = docs["vsibench"][0]
+    assert set(first) == {"id", "dataset", "scene_name", "question_type", "question", "options", "ground_truth"}
+    assert "video_path" in docs["vstibench"][0]
+    # lmms-eval's vsibench task opens <HF_HOME>/vsibench/<dataset>/<scene_name>.mp4, vstibench <task>/<video_path>
+    video = tmp_path / "lmms" / "vsibench" / first["dataset"] / f"{first['scene_name']}.mp4"
+    frames = np.stack(list(iio.imiter(video)))
+    end = max(q.frame_range[1] for q in questions if q.episode_id == first["scene_name"])
+    assert frames.shape[0] == end and frames.shape[-1] == 3
+    assert (tmp_path / "lmms" / "vstibench" / docs["vstibench"][0]["video_path"]).is_file()
+    assert result["videos"] == len({q.episode_id for q in questions})
+    # an outside model's replies (here the frequency baseline's) through lmms-eval's sample files
+    replies = dict(zip([q.id for q in questions], baseline_predict_fn("frequency", questions, 0)(questions)))
+    direct = evaluate(questions, [replies[q.id] for q in questions])["table"]
+    for task, bench in (("vsibench", "vsi"), ("vstibench", "vsti")):
+        samples = _lmms_samples(tmp_path / f"samples_vlm2_{task}.jsonl", docs[task], replies)
+        r = run(_eval_cfg(qpath, samples, benchmark=bench), tmp_path / f"out_{task}")
+        assert r["missing"] == []
+        assert r["result"]["table"][bench] == direct[bench]
+
+
+def test_qa_report_markdown_shows_every_system_and_question(built):
+    from vlm2_agent.cli.demo_qa import qa_markdown, qa_report
+
+    _, cfg, _ = built
+    questions = load_jsonl(Path(cfg.out_root) / "test" / "questions.jsonl")[:12]
+    truth = [str(q.ground_truth) if q.is_numerical else q.ground_truth for q in questions]
+    wrong = [str(2 * q.ground_truth) if q.is_numerical else next(c for c in LETTERS if c != q.ground_truth)
+             for q in questions]
+    md = qa_markdown(qa_report(questions, truth, {"blind": wrong}, meta={"scene_id": "s", "episode_id": "e"}),
+                     max_questions=5)
+    benches = sorted({q.benchmark for q in questions})
+    assert "| system | " + " | ".join(b.upper() for b in benches) + " |" in md
+    assert "| vlm2 | " + " | ".join(["100.0"] * len(benches)) + " |" in md
+    assert "| blind | " + " | ".join(["0.0"] * len(benches)) + " |" in md
+    assert md.count("\n| ") >= 5 and "(7 more in the JSON report)" in md

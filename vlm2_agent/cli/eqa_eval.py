@@ -7,6 +7,7 @@ Example (shell)::
 
     python -m vlm2_agent.cli.eqa_eval baseline=frequency
     python -m vlm2_agent.cli.eqa_eval predictions=my_model.jsonl out_dir=reports/my_model
+    python -m vlm2_agent.cli.eqa_eval predictions=<lmms-eval output>/samples_vlm2_vsibench.jsonl benchmark=vsi
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         raise FileNotFoundError(f"questions file {qpath} does not exist; build it with "
                                 f"vlm2-eqa-build eqa.split={cfg.split} or pass questions=<file>")
     questions = load_jsonl(qpath)
+    bench = cfg.get("benchmark")
+    if bench is not None:
+        if bench not in ("vsi", "vsti"):
+            raise ValueError(f"benchmark={bench!r}: expected vsi, vsti or null (both)")
+        questions = [q for q in questions if q.benchmark == bench]
     missing: list[str] = []
     if cfg.baseline is not None:
         tpath = abs_path(cfg.train_questions) if cfg.train_questions else abs_path(cfg.data_root) / "train" / "questions.jsonl"
@@ -46,7 +52,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         ppath = abs_path(cfg.predictions)
         replies, missing = match_predictions(questions, load_predictions(ppath), str(ppath), bool(cfg.allow_missing))
         name = cfg.name or ppath.stem
-        source = {"predictions": str(ppath), "missing": len(missing)}
+        source = {"predictions": str(ppath), "missing": len(missing), "benchmark": bench}
     result = evaluate(questions, replies)
     paths = write_report(result, out_dir, name, meta={"questions": str(qpath), "split": cfg.split, **source})
     return {"result": result, "paths": paths, "name": name, "missing": missing}

@@ -44,11 +44,16 @@ def _ids_text(ids: Sequence[str], limit: int = 5) -> str:
 
 
 def load_predictions(path: str | Path) -> dict[str, str]:
-    """``{id: prediction}`` from a JSONL file of ``{"id": str, "prediction": str}`` objects."""
+    """``{id: prediction}`` from a JSONL file of ``{"id": str, "prediction": str}`` objects, or from
+    lmms-eval's ``--log_samples`` output for an exported task (:mod:`vlm2_agent.eqa.lmms_eval`)."""
+    from .lmms_eval import is_lmms_samples, read_predictions
+
     out: dict[str, str] = {}
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"predictions file {path} does not exist")
+    if is_lmms_samples(path):
+        return read_predictions(path)
     with open(path) as f:
         for i, line in enumerate(f, 1):
             if not line.strip():

@@ -1,0 +1,51 @@
+"""``vlm2-eqa-export``: an EQA split in lmms-eval's layout, for outside video models (``configs/eqa_export.yaml``).
+
+Writes ``<out_dir>/vsibench`` and ``<out_dir>/vstibench`` (docs, mp4 videos, task yaml) and a
+README with the lmms-eval command (:mod:`vlm2_agent.eqa.lmms_eval`); ``vlm2-eqa-eval
+predictions=<samples file>`` scores what lmms-eval writes back.
+
+Example (shell)::
+
+    python -m vlm2_agent.cli.eqa_export split=test out_dir=exports/lmms_eval/test
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from vlm2_agent.cli import abs_path
+
+
+def run(cfg: DictConfig) -> dict:
+    from vlm2_agent.eqa.lmms_eval import export
+    from vlm2_agent.eqa.question import load_jsonl
+    from vlm2_agent.eqa.store import EpisodeStore
+
+    split_dir = abs_path(cfg.data_root) / cfg.split
+    qpath = split_dir / "questions.jsonl"
+    if not qpath.is_file():
+        raise FileNotFoundError(f"questions file {qpath} does not exist; build it with vlm2-eqa-build eqa.split={cfg.split}")
+    return export(load_jsonl(qpath), EpisodeStore(split_dir / "episodes"), abs_path(cfg.out_dir),
+                  progress=bool(cfg.progress))
+
+
+@hydra.main(config_path="pkg://configs", config_name="eqa_export", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    from vlm2_base.logger import make_logger
+
+    run_dir = Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
+    logger = make_logger(cfg.logger, run_dir, OmegaConf.to_container(cfg, resolve=True))
+    try:
+        r = run(cfg)
+        logger.log({"export/videos": r["videos"], **{f"export/{t}": n for t, n in r["docs"].items()}})
+    finally:
+        logger.finish()
+    print(f"wrote {r['videos']} videos and " + ", ".join(f"{n} {t} docs" for t, n in r["docs"].items()) + f" to {r['out']}")
+    print(f"next: see {r['out'] / 'README.md'}")
+
+
+if __name__ == "__main__":
+    main()
