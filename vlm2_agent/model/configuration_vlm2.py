@@ -13,6 +13,10 @@ Example:
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Any
+
 from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
@@ -43,6 +47,29 @@ TINY_TEXT = {
     "max_position_embeddings": 2048,
     "tie_word_embeddings": False,
 }
+
+
+def check_local_checkpoint(path: str | os.PathLike, kwargs: dict[str, Any]) -> None:
+    """Raise ``FileNotFoundError`` naming ``path`` when it is not a local folder.
+
+    VLM2 checkpoints are folders written by ``save_pretrained``; none is published on the Hugging
+    Face Hub. Without this check transformers reads a missing ``checkpoints/x`` as the Hub repo
+    ``checkpoints/x`` and, offline, fails after half a minute of retries with a network error. A
+    caller who does mean a Hub repo passes ``local_files_only=False`` explicitly.
+
+    >>> check_local_checkpoint("no/such/checkpoint", {})
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: no VLM2 checkpoint folder at 'no/such/checkpoint' (resolved to .../no/such/checkpoint): ...
+    """
+    if kwargs.get("local_files_only") is False or Path(path).expanduser().is_dir():
+        return
+    resolved = Path(path).expanduser().resolve()
+    raise FileNotFoundError(
+        f"no VLM2 checkpoint folder at {os.fspath(path)!r} (resolved to {resolved}): expected a folder saved by "
+        "save_pretrained with config.json; relative paths count from the current directory "
+        f"({Path.cwd()}). Pass local_files_only=False to look the name up on the Hugging Face Hub instead."
+    )
 
 
 @strict
@@ -109,6 +136,12 @@ class VLM2Config(PreTrainedConfig):
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
         self._validate()
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs):
+        """transformers' loader, with a local error for a folder that does not exist."""
+        check_local_checkpoint(pretrained_model_name_or_path, kwargs)
+        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
 
     def _choice(self, name: str, options: tuple[str, ...]) -> None:
         value = getattr(self, name)

@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -27,7 +28,7 @@ from torch import nn
 from transformers import AutoModel, AutoModelForCausalLM, PreTrainedModel
 from transformers.utils import ModelOutput
 
-from .configuration_vlm2 import VLM2Config
+from .configuration_vlm2 import VLM2Config, check_local_checkpoint
 from .fusion import A3PI, VAGA, CrossAttentionBlock, GeometryFusion, mlp
 from .geometry import GeometryOutput, LearnedGeometry, OracleGeometry, camera_points, geometry_loss
 from .memory import MemoryModule, MemoryState, pool_coords
@@ -105,6 +106,12 @@ class VLM2PreTrainedModel(PreTrainedModel):
     base_model_prefix = "vlm2"
     main_input_name = "pixel_values"
     _supports_sdpa = True
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *args, **kwargs):
+        """transformers' loader, with a local error for a folder that does not exist."""
+        check_local_checkpoint(pretrained_model_name_or_path, kwargs)
+        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
