@@ -6,6 +6,10 @@ doorways), turns a full circle there, then walks toward each object's nearest na
 turns to face it. The oracle shortest-path follower turns the waypoints into actions on a dry run
 of the agent's kinematics (no rendering), so the plan is exact: the env replays it step by step.
 
+A scene without room annotations (a bare Habitat stage) gets a coverage tour instead: waypoints
+1.5 m apart over the largest navigable component, walked nearest first, with a look-around every
+few waypoints (:func:`coverage_points`).
+
 Budgets: the richest plan that fits is used, dropping detail in this order: object visits, the
 full circle (half a circle instead), then the looks; a tour still too long is cut at the budget.
 When a full tour is shorter than the budget, further laps in new random room orders follow, so a
@@ -28,6 +32,8 @@ import numpy as np
 from envs.agent import MOVE_FORWARD, STOP, TURN_LEFT, TURN_RIGHT  # noqa: F401  (the tour's action ids)
 
 MIN_LAP_STEPS = 40  # a lap shorter than this is not worth starting
+COVERAGE_SPACING = 1.5  # metres between the waypoints of a tour of a scene without rooms
+LOOK_EVERY = 4  # coverage waypoints between two look-arounds
 
 
 @dataclass(frozen=True)
@@ -89,24 +95,57 @@ def plan_tour(env, budget: int, rng: np.random.Generator) -> list[int]:
     from envs.gym.explore import room_id_at
 
     base = env.unwrapped if hasattr(env, "unwrapped") else env
-    start_room = room_id_at(base.world, base.position)
-    order = room_order(base.scene, start_room)
+    if base.scene.rooms:
+        order = room_order(base.scene, room_id_at(base.world, base.position))
+        plan = lambda level: _waypoints(base, order, level)  # noqa: E731
+        lap_plan = lambda pos: _waypoints(base, room_order(base.scene, room_id_at(base.world, pos), rng), LEVELS[0])  # noqa: E731
+    else:  # a scene without room annotations (a bare stage): cover its navigable floor instead
+        points = coverage_points(base.navgrid)
+        plan = lambda level: _coverage_items(points, base.position, level)  # noqa: E731
+        lap_plan = lambda pos: _coverage_items(points, pos, LEVELS[0], rng)  # noqa: E731
     for level in LEVELS:
-        actions, _ = _rollout(base, _waypoints(base, order, level), base.position, base.heading, budget)
+        actions, _ = _rollout(base, plan(level), base.position, base.heading, budget)
         if actions is not None:
             break
     else:  # even the plainest tour is too long: cut it at the budget
-        actions, _ = _rollout(base, _waypoints(base, order, LEVELS[-1]), base.position, base.heading, budget,
-                              allow_cut=True)
+        actions, _ = _rollout(base, plan(LEVELS[-1]), base.position, base.heading, budget, allow_cut=True)
     pos, head = _replay(base, actions)
-    while budget - len(actions) >= MIN_LAP_STEPS and base.scene.rooms:
-        lap = room_order(base.scene, room_id_at(base.world, pos), rng)
-        more, (pos, head) = _rollout(base, _waypoints(base, lap, LEVELS[0]), pos, head, budget - len(actions),
-                                     allow_cut=True)
+    while budget - len(actions) >= MIN_LAP_STEPS:
+        more, (pos, head) = _rollout(base, lap_plan(pos), pos, head, budget - len(actions), allow_cut=True)
         if not more:
             break
         actions += more
     return actions[:budget]
+
+
+def coverage_points(navgrid, spacing: float = COVERAGE_SPACING) -> np.ndarray:
+    """Points (K, 3) that cover the largest navigable component: the navigable cell nearest the
+    centre of each ``spacing``-metre square the component reaches into."""
+    cells = navgrid.largest_component_cells
+    if len(cells) == 0:
+        return np.zeros((0, 3))
+    world = navgrid.grid_to_world(cells)
+    bins = np.floor(world[:, [0, 2]] / spacing).astype(np.int64)
+    centres = (bins + 0.5) * spacing
+    dist = np.hypot(*(world[:, [0, 2]] - centres).T)
+    order = np.lexsort((dist, bins[:, 1], bins[:, 0]))
+    _, first = np.unique(bins[order], axis=0, return_index=True)
+    return world[order[first]]
+
+
+def _coverage_items(points: np.ndarray, start, level: Detail, rng: np.random.Generator | None = None):
+    """A nearest-neighbour walk over ``points`` from ``start`` (from a random point with ``rng``),
+    a look-around every ``LOOK_EVERY`` points."""
+    left = [p for p in points]
+    here = np.asarray(points[rng.integers(len(points))] if rng is not None and len(points) else start, float)
+    items: list[tuple[str, np.ndarray | int]] = []
+    for k in range(len(left)):
+        i = int(np.argmin([np.hypot(p[0] - here[0], p[2] - here[2]) for p in left]))
+        here = left.pop(i)
+        items.append(("goto", here))
+        if level.look_turns and k % LOOK_EVERY == 0:
+            items.append(("look", level.look_turns))
+    return items
 
 
 def _waypoints(base, order: list[int], level: Detail) -> list[tuple[str, np.ndarray | int]]:

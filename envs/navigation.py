@@ -310,6 +310,13 @@ class NavGrid:
         (near,) = rasterize(fan, self.origin, self.cell_size, self.shape, [float(radius)])
         return np.argwhere(near & self.navigable)
 
+    def occupancy(self):
+        """The grid as a :class:`scenes.topdown.Occupancy` (floor and obstacles), for maps of scenes without rooms."""
+        from scenes.topdown import Occupancy
+
+        return Occupancy(floor=self.floor, obstacles=self.obstacles, origin=np.asarray(self.origin, float),
+                         cell_size=float(self.cell_size))
+
     def to_image(self, path: np.ndarray | None = None, points: np.ndarray | None = None) -> np.ndarray:
         """Top-down RGB map (H, W, 3) uint8, x to the right and z downward: navigable white, floor
         without clearance light grey, body-height obstacles dark grey; ``path`` in blue, ``points`` red."""

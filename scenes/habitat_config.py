@@ -26,6 +26,8 @@ Example:
 
 from __future__ import annotations
 
+import warnings
+
 import glob
 import json
 import re
@@ -358,6 +360,13 @@ class SceneDataset:
                 if self.stage_defaults:  # habitat-sim builds it from the defaults, not the Z-up guess
                     return build_stage([*self._default_layers(), ({"render_asset": p}, p)], p.stem, None)
                 return bare_glb_stage(p)
+        # habitat-sim's last resort: the first handle, in sorted order, that contains the name
+        partial = sorted(h for h in set(self.stage_handles()) if handle and handle in h)
+        if partial:
+            if len(partial) > 1:
+                warnings.warn(f"{self.path}: stage {handle!r} matches {partial}; using {partial[0]!r} "
+                              "as habitat-sim does", stacklevel=2)
+            return self.stage(partial[0])
         return None
 
     def stage_handles(self) -> list[str]:

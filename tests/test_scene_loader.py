@@ -304,3 +304,15 @@ def test_malformed_semantic_config_names_the_file(tmp_path):
         assert load(absent).rooms == []
     with pytest.raises(SceneLoadError, match="unsupported file type"):
         load(_write_json(tmp_path / "x.json", {}))
+
+
+@needs_assets
+def test_partial_stage_handle_resolves_as_habitat_sim():
+    # dataset_1's scene instances name "modified_test_stage", which only the templates
+    # "modified_test_stage_0" / "_1" contain: habitat-sim takes the first in sorted order.
+    ds = ASSETS / "dataset_tests" / "dataset_1"
+    with pytest.warns(UserWarning, match="matches \\['modified_test_stage_0', 'modified_test_stage_1'\\]"):
+        scene = load(ds, "dataset_test_scene_0")
+    stage0 = load(ds, "modified_test_stage_0")
+    np.testing.assert_allclose(scene.bounds, stage0.bounds, atol=1e-6)
+    assert not np.allclose(stage0.bounds, load(ds, "new_test_stage").bounds)

@@ -1,5 +1,7 @@
 """A fast raster top-down map for video frames: room floors, object footprints, the trajectory so far.
 
+A scene without rooms is drawn from an occupancy raster (``NavGrid.occupancy()``): floor and obstacles.
+
 Drawn once per scene with ``skimage.draw``; each frame then only adds one trajectory segment, so the
 cost per step is constant however long the episode (matplotlib's map in ``scenes.topdown`` is for
 figures, not per-frame use).
@@ -20,6 +22,7 @@ import numpy as np
 from skimage import draw
 
 from envs.wrappers.visual import instance_colors
+from scenes.topdown import Occupancy, map_extent
 from scenes.types import Scene
 
 FLOOR = np.array([225, 225, 225], np.uint8)
@@ -32,18 +35,15 @@ AGENT = np.array([20, 60, 220], np.uint8)
 class MiniMap:
     """Top-down raster of ``scene`` whose longer side is ``size`` pixels (x right, z down)."""
 
-    def __init__(self, scene: Scene, size: int = 256, margin: float = 0.3):
-        if scene.rooms:
-            pts = np.concatenate([np.asarray(r.polygon, float) for r in scene.rooms])
-            lo, hi = pts.min(0) - margin, pts.max(0) + margin
-        else:
-            b = scene.bounds
-            lo, hi = b[0, [0, 2]] - margin, b[1, [0, 2]] + margin
+    def __init__(self, scene: Scene, size: int = 256, margin: float = 0.3, occupancy: Occupancy | None = None):
+        lo, hi = map_extent(scene, margin, occupancy)
         self.lo = lo
         self.scale = (size - 1) / max(float(np.max(hi - lo)), 1e-6)  # pixels per metre
         w, h = (np.ceil((hi - lo) * self.scale).astype(int) + 1).tolist()
         self.base = np.empty((h, w, 3), np.uint8)
         self.base[:] = OUTSIDE
+        if occupancy is not None:
+            self._paint(occupancy)
         for room in scene.rooms:
             rr, cc = self._poly(room.polygon)
             self.base[rr, cc] = FLOOR
@@ -57,6 +57,18 @@ class MiniMap:
             self.base[rr, cc] = instance_colors(np.array([obj.instance_id]))[0]
         self.canvas = self.base.copy()
         self._last: np.ndarray | None = None
+
+    def _paint(self, occ: Occupancy) -> None:
+        """Floor and obstacles of an occupancy raster (nearest cell per map pixel)."""
+        h, w = self.base.shape[:2]
+        cols, rows = np.meshgrid(np.arange(w), np.arange(h))
+        xz = self.lo + np.stack([cols, rows], -1) / self.scale
+        ij = np.floor((xz - occ.origin) / occ.cell_size).astype(int)
+        h_occ, w_occ = occ.floor.shape
+        inside = (ij[..., 0] >= 0) & (ij[..., 0] < w_occ) & (ij[..., 1] >= 0) & (ij[..., 1] < h_occ)
+        r, c = ij[..., 1][inside], ij[..., 0][inside]
+        self.base[rows[inside][occ.floor[r, c]], cols[inside][occ.floor[r, c]]] = FLOOR
+        self.base[rows[inside][occ.obstacles[r, c]], cols[inside][occ.obstacles[r, c]]] = WALL
 
     def to_pixels(self, xz: np.ndarray) -> np.ndarray:
         """World (x, z) -> pixel (col, row), float."""

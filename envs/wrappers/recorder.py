@@ -12,7 +12,8 @@ Example:
     >>> import gymnasium as gym, envs, tempfile
     >>> from envs.wrappers import RecordEpisode
     >>> out = tempfile.mkdtemp()
-    >>> env = RecordEpisode(gym.make("VLM2/Explore-v0", tour=8, sim={"resolution": (32, 32)}), out)
+    >>> env = RecordEpisode(gym.make("VLM2/Explore-v0", tour=8, sensors=("rgb", "depth", "semantic"),
+    ...                              sim={"resolution": (32, 32)}), out)
     >>> _ = env.reset(seed=0)
     >>> for _ in range(8):
     ...     _ = env.step(env.unwrapped.expert_action())
@@ -105,7 +106,8 @@ class RecordEpisode(gym.Wrapper):
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._frames = {"c2w": [], "pos": [], "head": [], "visible": []}
         if self._minimap_scene != base.scene.scene_id:
-            self._minimap = MiniMap(base.scene, size=self.panel_height)
+            occupancy = None if base.scene.rooms else base.navgrid.occupancy()
+            self._minimap = MiniMap(base.scene, size=self.panel_height, occupancy=occupancy)
             self._minimap_scene = base.scene.scene_id
         self._minimap.reset()
         if self.video:

@@ -42,8 +42,9 @@ def make_explore_env(cfg: DictConfig):
     return ExploreEnv(tour=task.get("tour", "mid"), expert=True, sim=sim, **kwargs)
 
 
-def save_topdown(scene, positions: np.ndarray, path: Path) -> Path:
-    """The scene's top-down map (scenes.topdown) with the trajectory, written atomically as PNG."""
+def save_topdown(scene, positions: np.ndarray, path: Path, occupancy=None) -> Path:
+    """The scene's top-down map (scenes.topdown) with the trajectory, written atomically as PNG;
+    ``occupancy`` (the nav grid's floor and obstacles) draws a scene that has no rooms."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -52,7 +53,7 @@ def save_topdown(scene, positions: np.ndarray, path: Path) -> Path:
     from scenes.topdown import draw_topdown
 
     fig, ax = plt.subplots(figsize=(6, 6), dpi=120)
-    draw_topdown(ax, scene, labels=True)
+    draw_topdown(ax, scene, labels=True, occupancy=occupancy)
     ax.plot(positions[:, 0], positions[:, 2], "-", color="crimson", lw=1.2, label="trajectory")
     ax.plot(*positions[0, [0, 2]], "o", color="green", ms=6, label="start")
     ax.plot(*positions[-1, [0, 2]], "s", color="navy", ms=6, label="end")
@@ -87,10 +88,11 @@ def run_episode(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str,
             if term or trunc:
                 break
     scene = base.scene
+    occupancy = None if scene.rooms else base.navgrid.occupancy()
     env.close()
     video, log_dir = env.written[-1]
     log = EpisodeLog.load(log_dir)
-    topdown = save_topdown(scene, log.positions, run_dir / "topdown.png")
+    topdown = save_topdown(scene, log.positions, run_dir / "topdown.png", occupancy)
     logger.log({"steps": log.num_frames - 1, "rooms_visited": info["rooms_visited"],
                 "num_rooms": info["num_rooms"], "coverage_m2": info["coverage_m2"]})
     logger.finish()
