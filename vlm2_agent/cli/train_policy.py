@@ -48,10 +48,12 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
             write_json(run_dir / "random.json", rnd)
             summary["random_train"] = rnd
         venv = make_vec_env(pcfg, seed, "train")
+        tensorboard = str(run_dir / "tensorboard") if cfg.tensorboard else None
         if cfg.resume:
             model = load_model(abs_path(cfg.resume), algo=pcfg.algo, env=venv)
+            model.verbose, model.tensorboard_log = int(cfg.verbose), tensorboard
         else:
-            model = build_model(pcfg, venv, seed)
+            model = build_model(pcfg, venv, seed, tensorboard_log=tensorboard, verbose=int(cfg.verbose))
         n_envs = venv.num_envs
         callbacks = CallbackList([
             CheckpointCallback(max(pcfg.checkpoint_every // n_envs, 1),
@@ -65,8 +67,10 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         model.save(run_dir / "checkpoints" / "last.zip")
         venv.close()
         if pcfg.eval.episodes:
+            fixed = pcfg.test_episodes() if pcfg.eval.split == "test" else None
             summary["eval"] = evaluate_nav(PolicyActor(model), pcfg, pcfg.eval.episodes, seed=seed + 20_000,
-                                           split=pcfg.eval.split, progress=bool(cfg.progress))
+                                           split=pcfg.eval.split, progress=bool(cfg.progress),
+                                           episodes_path=abs_path(fixed) if fixed else None)
             logger.log({f"eval/{k}": v for k, v in summary["eval"].items()})
         write_json(run_dir / "summary.json", summary)
     finally:

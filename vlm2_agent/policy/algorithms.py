@@ -23,10 +23,11 @@ import numpy as np
 from vlm2_agent.policy.config import ALGOS, PolicyConfig
 from vlm2_agent.policy.training import Config, policy_kwargs
 
-def build_model(cfg: Config, venv, seed: int, tensorboard_log: str | None = None):
+def build_model(cfg: Config, venv, seed: int, tensorboard_log: str | None = None, verbose: int = 0):
     """SB3 ``PPO`` with ``MultiInputPolicy`` (``algo: ppo``) or sb3-contrib ``RecurrentPPO`` with
     ``MultiInputLstmPolicy`` (``algo: recurrent_ppo``; LSTM size from ``recurrent``), both with the
-    config's extractor, ``ppo`` hyper-parameters and initial stop-logit bias.
+    config's extractor, ``ppo`` hyper-parameters and initial stop-logit bias. ``verbose=1`` prints
+    SB3's log table after every rollout; ``tensorboard_log`` is a folder for TensorBoard's logs.
 
     Example:
         >>> from vlm2_agent.policy.training import make_vec_env
@@ -40,7 +41,13 @@ def build_model(cfg: Config, venv, seed: int, tensorboard_log: str | None = None
     cfg = PolicyConfig.coerce(cfg)
     algo = cfg.algo
     lstm = cfg.recurrent.kwargs() if algo == "recurrent_ppo" else {}
-    kw = {"seed": seed, "device": "cpu", "verbose": 0, "tensorboard_log": tensorboard_log,
+    if tensorboard_log is not None:
+        try:
+            import tensorboard  # noqa: F401
+        except ImportError:
+            raise ImportError("tensorboard logging needs the tensorboard package: pip install tensorboard "
+                              "(or set tensorboard=false)") from None
+    kw = {"seed": seed, "device": "cpu", "verbose": int(verbose), "tensorboard_log": tensorboard_log,
           **dataclasses.asdict(cfg.ppo)}
     if algo == "recurrent_ppo":
         from sb3_contrib import RecurrentPPO
