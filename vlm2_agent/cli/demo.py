@@ -8,7 +8,7 @@
    resolution, asks the EQA generator's questions about it, streams every ``qa.stride``-th frame into
    the shipped VLM2 checkpoint's memory, answers, and writes ``qa/qa_video.mp4`` (streamed frames,
    then one card per question: the model's answer, the truth, blind/frequency answers) and
-   ``qa/qa_report.json`` (scores of VLM2 and the baselines on every question).
+   ``qa/qa_report.json`` and ``qa/qa_report.md`` (scores of VLM2 and the baselines on every question).
 
 Example (shell)::
 

@@ -23,11 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from vlm2_agent.cli.demo_qa import qa_report, qa_video_frames, save_json, write_video
+from vlm2_agent.cli.demo_qa import qa_markdown, qa_report, qa_video_frames, save_json, write_video
 from vlm2_agent.eqa.build import BuildConfig, make_explore_env, record_episode
 from vlm2_agent.eqa.question import BENCHMARK_VERSION, load_jsonl
 from vlm2_agent.eqa.selection import select_balanced
 from vlm2_agent.eqa.store import EpisodeStore
+from vlm2_base.io import atomic_write
 
 TRAIN_QUESTIONS = "train_questions.jsonl.gz"
 
@@ -96,7 +97,8 @@ def run_qa(qa: Mapping[str, Any], dataset_dir: str | Path, scene_id: str, out_di
         "checkpoint_benchmark": sorted({q.version for q in train}), "benchmark": BENCHMARK_VERSION,
         "frames_streamed": int(item.frames.shape[0]), "video_steps": int(item.frame_indices[-1] + 1),
         "record_seconds": round(t_record, 1), "answer_seconds": round(time.perf_counter() - t0 - t_record, 1)})
-    paths = {"qa_report": save_json(report, out_dir / "qa_report.json")}
+    paths = {"qa_report": save_json(report, out_dir / "qa_report.json"),
+             "qa_report_md": atomic_write(out_dir / "qa_report.md", qa_markdown(report))}
     # cards for a spread of question types: every k-th question so that all types appear
     n = min(int(qa["max_questions"]), len(questions))
     pick = np.unique(np.linspace(0, len(questions) - 1, n).round().astype(int)).tolist() if n else []

@@ -1,6 +1,6 @@
 """Question-answering demo output: a video of the frames a model streamed into its memory followed by
 one card per question (question, options, the model's answer, the truth, baseline answers, score),
-and a JSON report with the scores.
+and the report with the scores, as JSON and as Markdown (:func:`qa_markdown`).
 
 Example:
     >>> import numpy as np
@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from vlm2_agent.eqa.metrics import aggregate, make_record
+from vlm2_agent.eqa.metrics import aggregate, format_table, make_record
 from vlm2_agent.eqa.question import PRE_PROMPT, Question
 from vlm2_base.io import atomic_path, atomic_write
 
@@ -125,8 +125,32 @@ def qa_report(questions: Sequence[Question], answers: Sequence[str], baselines: 
             "questions": per_q}
 
 
+def qa_markdown(report: Mapping[str, Any], max_questions: int = 40) -> str:
+    """The report as Markdown: overall scores of every system side by side, then the first
+    ``max_questions`` questions with each system's answer and the truth."""
+    systems = list(report["overall"])
+    benches = sorted({b for t in report["overall"].values() for b in t})
+    meta = report.get("meta", {})
+    lines = [f"# QA report: {meta.get('scene_id', '')} {meta.get('episode_id', '')}".rstrip(), "",
+             f"{report['num_questions']} questions; scores x100 (accuracy for multiple choice, mean relative "
+             "accuracy for numbers), macro-averaged over tasks.", "",
+             "| system | " + " | ".join(b.upper() for b in benches) + " |", "|---|" + "---|" * len(benches)]
+    for name in systems:
+        lines.append(f"| {name} | " + " | ".join(f"{100 * report['overall'][name].get(b, float('nan')):.1f}"
+                                                  for b in benches) + " |")
+    lines += ["", "## Per task (VLM2)", "", format_table(report["tables"]["vlm2"]), "## Questions", "",
+              "| question | truth | " + " | ".join(systems) + " |", "|---|---|" + "---|" * len(systems)]
+    for q in report["questions"][:max_questions]:
+        text = q["question"].replace("|", "/").replace("\n", " ")
+        opts = " ".join(q["options"] or [])
+        lines.append(f"| {text} {opts} | {q['truth']} | " + " | ".join(str(q[n]).replace("|", "/") for n in systems) + " |")
+    if len(report["questions"]) > max_questions:
+        lines.append(f"\n({len(report['questions']) - max_questions} more in the JSON report)")
+    return "\n".join(lines) + "\n"
+
+
 def save_json(doc: Mapping[str, Any], path: str | Path) -> Path:
     return atomic_write(path, json.dumps(doc, indent=1, default=str))
 
 
-__all__ = ["qa_card", "qa_report", "qa_video_frames", "save_json", "stream_frame", "truth_text", "write_video"]
+__all__ = ["qa_card", "qa_markdown", "qa_report", "qa_video_frames", "save_json", "stream_frame", "truth_text", "write_video"]
