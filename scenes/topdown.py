@@ -136,8 +136,8 @@ def draw_topdown(ax, scene: Scene, labels: bool = True, objects: bool = True, fo
         if labels:
             c = room.center
             placed.append(ax.text(c[0], c[2], f"{room.room_type.replace('_', ' ')}\n{room.area:.1f} m²", ha="center",
-                                  va="center", fontsize=fontsize + 2, color="#555555", alpha=0.6, zorder=1,
-                                  fontweight="bold"))
+                                  va="center", fontsize=fontsize + 2, color="#444444", zorder=7, fontweight="bold",
+                                  bbox={"facecolor": "white", "alpha": 0.6, "edgecolor": "none", "pad": 1.0}))
     for x0, z0, x1, z1 in wall_rects(scene):
         ax.add_patch(Rectangle((x0, z0), x1 - x0, z1 - z0, facecolor=WALL_COLOR, edgecolor="none", zorder=4))
     for d in scene.doorways:
