@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,11 +45,19 @@ class AgentState:
         return P.heading_to_quaternion(self.heading)
 
 
+SMALL_IMAGE_PIXELS = 128 * 128
+
+
 def make_backend(scene: Scene, config: SimulatorConfig) -> RenderBackend:
     """The render backend named by ``config.backend``."""
     if config.backend == "gl":
         from envs.render.gl_backend import GLBackend
 
+        if max(s.height * s.width for s in config.sensors) <= SMALL_IMAGE_PIXELS:
+            # llvmpipe's worker threads cost more than they save on small images (experiments/
+            # bench_env.py, bench_sb3.py): render in the calling thread unless the user chose.
+            # Mesa reads the variable once, at the process's first context; GPU drivers ignore it.
+            os.environ.setdefault("LP_NUM_THREADS", "0")
         return GLBackend(scene, near=config.near, far=config.far)
     if config.backend == "habitat":
         from envs.render.habitat_backend import HabitatBackend
