@@ -4,7 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-stamp
 
-.PHONY: setup demo test bench clean-data
+HABITAT_VENV ?= .venv-habitat
+HABITAT_KIT ?= ../shared/habitat-sim-py313
+
+.PHONY: setup demo test test-habitat bench clean-data
 
 setup: $(STAMP)
 
@@ -17,6 +20,14 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q -n 2 --dist loadfile
+
+# The habitat-sim backend against habitat-sim 0.2.2, in a Python 3.13 venv built from the kit beside
+# the checkout (nothing to do without it).
+test-habitat:
+	@bash scripts/habitat_venv.sh $(HABITAT_VENV) $(HABITAT_KIT)
+	@if [ -x $(HABITAT_VENV)/bin/python ] && [ -f $(HABITAT_KIT)/install.sh ]; then \
+		PYTHONPATH=$(CURDIR) $(HABITAT_VENV)/bin/python -m pytest -q -p no:cacheprovider -o addopts=-ra \
+			tests/test_habitat_backend.py; fi
 
 bench: setup
 	$(PY) experiments/bench_scenes.py

@@ -73,6 +73,8 @@ class SimulatorConfig:
     sensor per type, uuid = type name), or an explicit ``sensors`` list (``SensorSpec`` or dicts with
     the same keys), which then wins. ``near``/``far`` clip the view in metres.
     ``habitat_scene_dataset`` optionally names a ``*.scene_dataset_config.json`` for the habitat backend.
+    ``gpu_device_id`` picks the CUDA device habitat-sim renders on; ``None`` (default) uses device 0
+    where an NVIDIA driver is present and the CPU's EGL (Mesa llvmpipe) elsewhere, ``-1`` always the CPU.
     """
 
     resolution: tuple[int, int] = (128, 128)
@@ -84,10 +86,15 @@ class SimulatorConfig:
     near: float = 0.05
     far: float = 50.0
     habitat_scene_dataset: str | None = None
+    gpu_device_id: int | None = None
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise ValueError(f"SimulatorConfig.backend: unknown backend {self.backend!r}, expected one of {BACKENDS}")
+        if self.gpu_device_id is not None and (isinstance(self.gpu_device_id, bool) or not isinstance(self.gpu_device_id, int)
+                                               or self.gpu_device_id < -1):
+            raise ValueError(f"SimulatorConfig.gpu_device_id: expected null, -1 (CPU) or a CUDA device index, "
+                             f"got {self.gpu_device_id!r}")
         self.resolution = _resolution(self.resolution, "SimulatorConfig.resolution")
         self.hfov = _hfov(self.hfov, "SimulatorConfig.hfov")
         if not _finite(self.sensor_height):

@@ -7,11 +7,17 @@ frustum culling sees every direction. Timings on a shared CPU are noisy: run it 
     python experiments/bench_render.py                     # 10 and 100 objects, 128 and 256 px
     python experiments/bench_render.py --objects 300 --frames 100 --textures per-part
     python experiments/bench_render.py --apartment 0      # a generated apartment, culling stage by stage
+    .venv-habitat/bin/python experiments/bench_render.py --backend gl,habitat   # both backends, one run
 
 In ``--apartment`` mode the camera visits random navigable poses of the generated apartment (what an
 environment renders) and each culling stage is switched on in turn: frustum, rooms seen through
 doorways, back faces of closed parts. Set ``LP_NUM_THREADS=0`` to render in the calling thread
 (CPU time per frame without llvmpipe's worker threads).
+
+In ``--backend`` mode each named backend renders the same navigable poses of a test apartment
+written to a temporary scene dataset (habitat-sim loads scenes from files) through
+``envs.Simulator``, RGB-D at each ``--sizes``; run it with a Python where ``import habitat_sim``
+works (``make test-habitat`` builds one) to include ``habitat``.
 """
 
 from __future__ import annotations
@@ -138,6 +144,43 @@ def apartment_table(seed: int, sizes: list[int], frames: int) -> None:
     print("\n".join(rows))
 
 
+def backend_table(backends: list[str], sizes: list[int], frames: int) -> None:
+    import tempfile
+    import warnings
+
+    from envs.config import SimulatorConfig
+    from envs.navigation import NavGrid
+    from envs.simulator import Simulator
+    from scenes import loader
+    from scenes.writer import write_dataset
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        write_dataset(tmp, {"test": 1}, write_maps=False, progress=False)
+        scene = loader.load(f"{tmp}/vlm2_apartments", "apt_test_110000")
+        rng = np.random.default_rng(0)
+        grid = NavGrid.from_scene(scene)
+        poses = [(grid.sample_navigable_point(rng), float(rng.uniform(-np.pi, np.pi))) for _ in range(64)]
+        for size in sizes:
+            for backend in backends:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    sim = Simulator(scene, SimulatorConfig(resolution=(size, size), sensor_types=("rgb", "depth"),
+                                                           backend=backend))
+                for p, h in poses[:5]:
+                    sim.set_agent_state(p, h)
+                    sim.get_observations()
+                start = time.perf_counter()
+                for i in range(frames):
+                    sim.set_agent_state(*poses[i % len(poses)])
+                    sim.get_observations()
+                rows.append((f"{size}x{size}", backend, frames / (time.perf_counter() - start)))
+                sim.close()
+    print("scene apt_test_110000, RGB-D, envs.Simulator.get_observations\nresolution | backend | frames/s\n---|---|---")
+    for res, backend, fps in rows:
+        print(f"{res} | {backend} | {fps:.0f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--objects", type=int, nargs="+", default=[10, 100])
@@ -147,7 +190,12 @@ def main() -> None:
     ap.add_argument("--no-culling-row", action="store_true", help="skip the rows without frustum culling")
     ap.add_argument("--apartment", type=int, default=None, metavar="SEED",
                     help="benchmark a generated apartment instead of the synthetic room")
+    ap.add_argument("--backend", default=None, metavar="gl,habitat",
+                    help="compare Simulator backends on a written test apartment instead")
     args = ap.parse_args()
+    if args.backend is not None:
+        backend_table(args.backend.split(","), args.sizes, args.frames)
+        return
     if args.apartment is not None:
         apartment_table(args.apartment, args.sizes, args.frames)
         return

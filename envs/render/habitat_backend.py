@@ -1,17 +1,22 @@
 """habitat-sim backend: the same observation contract, rendered by habitat-sim where it installs.
 
-UNTESTED in this repository's CI: habitat-sim has no wheel for the machines it runs on. The adapter
-follows habitat-sim's documented Python API (``CameraSensorSpec``, ``AgentConfiguration``,
+Tested against habitat-sim 0.2.2 (``make test-habitat``, ``tests/test_habitat_backend.py``). The
+adapter uses habitat-sim's Python API (``CameraSensorSpec``, ``AgentConfiguration``,
 ``Agent.set_state``, ``Simulator.get_sensor_observations``).
 
-Differences to keep in mind:
-
-* habitat-sim loads the scene from a file (``Scene.source``, or a scene dataset config plus scene id),
-  not from our in-memory meshes; a bare ``.glb`` is treated as Z-up unless a stage config says
-  ``up: [0, 1, 0]``, ``front: [0, 0, -1]``.
-* semantic ids are whatever the file's semantic annotation assigns; they match ours only when the
-  dataset was written with the same instance ids.
-* lighting follows habitat's defaults, not :class:`envs.render.gl_backend.Lighting`.
+* **Scenes** load from files, not from our in-memory meshes: a scene read from a scene dataset
+  (``Scene.source`` is its ``*.scene_instance.json``) is handed to habitat-sim as the dataset config
+  (found in the instance's folder or the two above it) plus the instance's handle; a stage config
+  or a ``.glb`` is passed as it is. Every path is checked first: habitat-sim kills the process
+  (segfault) on a scene it cannot resolve, so a bad scene raises a Python error here instead.
+* **One render per frame**: the agent carries every sensor at its mount point, so one
+  ``get_sensor_observations()`` renders them all (:meth:`HabitatBackend.render_agent`).
+* **Device**: ``SimulatorConfig.gpu_device_id`` (``None``: CUDA device 0 where an NVIDIA driver is
+  present, else the CPU's EGL, for which habitat-sim needs ``HSIM_DISABLE_CUDA_DEVICE``; set here).
+* **Semantics**: habitat-sim's ids come from the dataset's semantic assets; a scene without them
+  renders all zeros, and the backend warns once.
+* **Lighting** follows habitat-sim's defaults, not :class:`envs.render.gl_backend.Lighting`, so
+  RGB differs in shading; geometry and depth agree (``experiments/compare_backends.py``).
 
 Example (where habitat-sim is installed):
     >>> backend = HabitatBackend(scene, SimulatorConfig(backend="habitat"))  # doctest: +SKIP
@@ -19,7 +24,10 @@ Example (where habitat-sim is installed):
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -44,24 +52,68 @@ def import_habitat_sim():
     return habitat_sim
 
 
+def has_nvidia_gpu() -> bool:
+    return Path("/proc/driver/nvidia/gpus").is_dir() and any(Path("/proc/driver/nvidia/gpus").iterdir())
+
+
+def habitat_scene(scene: Scene, config: SimulatorConfig) -> tuple[str, str | None]:
+    """``(scene_id, scene_dataset_config_file)`` for habitat-sim; raises naming what is missing."""
+    from scenes import habitat_config as hc
+
+    if config.habitat_scene_dataset:
+        ds = Path(config.habitat_scene_dataset)
+        if not ds.is_file():
+            raise FileNotFoundError(f"SimulatorConfig.habitat_scene_dataset: no file at {ds}")
+        return scene.scene_id, str(ds.resolve())
+    if not scene.source:
+        raise ValueError(f"scene {scene.scene_id!r} exists only in memory; the habitat backend renders scene files: "
+                         "write it (vlm2-scenes, scenes.writer) and load it from there, or use backend='gl'")
+    src = Path(scene.source)
+    if not src.is_file():
+        raise FileNotFoundError(f"scene {scene.scene_id!r}: its source {src} does not exist")
+    if src.name.endswith(hc.INSTANCE_SUFFIX):
+        dataset = hc.find_dataset(src.parent)
+        if dataset is None:
+            raise ValueError(f"{src}: a scene instance needs its *{hc.DATASET_SUFFIX} in its folder or the two "
+                             "above it for habitat-sim to resolve the stage; none was found")
+        return hc.strip_suffix(src.name, hc.INSTANCE_SUFFIX), str(dataset.resolve())
+    if src.name.endswith(hc.STAGE_SUFFIX) or src.suffix.lower() == ".glb":
+        return str(src.resolve()), None
+    raise ValueError(f"{src}: habitat-sim loads a .glb, a *{hc.STAGE_SUFFIX} or a scene instance of a dataset")
+
+
 class HabitatBackend(RenderBackend):
     """Renders through ``habitat_sim.Simulator`` with one agent carrying all configured sensors."""
 
     def __init__(self, scene: Scene, config: SimulatorConfig):
         hs = import_habitat_sim()
-        if not scene.source and not config.habitat_scene_dataset:
-            raise ValueError(f"scene {scene.scene_id!r}: the habitat backend needs Scene.source (a scene file)")
+        scene_id, dataset = habitat_scene(scene, config)
+        device = config.gpu_device_id
+        if device is None:
+            device = 0 if has_nvidia_gpu() else -1
+        if device < 0:
+            os.environ.setdefault("HSIM_DISABLE_CUDA_DEVICE", "1")  # read when the EGL context is made
+        os.environ.setdefault("HABITAT_SIM_LOG", "quiet")  # habitat-sim's per-scene info lines
+        os.environ.setdefault("MAGNUM_LOG", "quiet")
         self._hs = hs
         sim_cfg = hs.SimulatorConfiguration()
-        sim_cfg.scene_id = scene.source or scene.scene_id
-        if config.habitat_scene_dataset:
-            sim_cfg.scene_dataset_config_file = config.habitat_scene_dataset
+        sim_cfg.scene_id = scene_id
+        if dataset:
+            sim_cfg.scene_dataset_config_file = dataset
+        sim_cfg.gpu_device_id = max(device, 0)
         sim_cfg.enable_physics = False
         agent_cfg = hs.agent.AgentConfiguration()
         agent_cfg.sensor_specifications = [self._camera_spec(s, config) for s in config.sensors]
         self._sim = hs.Simulator(hs.Configuration(sim_cfg, [agent_cfg]))
         self._agent = self._sim.initialize_agent(0)
-        self._types = {s.uuid: s.type for s in config.sensors}
+        self._sensors = {s.uuid: s for s in config.sensors}
+        if any(s.type == "semantic" for s in config.sensors) and not self._has_semantics():
+            warnings.warn(f"scene {scene.scene_id!r}: habitat-sim found no semantic annotation; its semantic "
+                          "sensor renders all zeros", stacklevel=2)
+
+    def _has_semantics(self) -> bool:
+        sem = getattr(self._sim, "semantic_scene", None)
+        return bool(sem is not None and len(getattr(sem, "objects", []) or []) > 0)
 
     def _camera_spec(self, sensor: SensorSpec, config: SimulatorConfig):
         hs = self._hs
@@ -79,6 +131,17 @@ class HabitatBackend(RenderBackend):
         spec.near, spec.far = config.near, config.far
         return spec
 
+    def render_agent(self, position: np.ndarray, heading: float) -> dict[str, np.ndarray]:
+        """Every sensor, at its mount point, for the agent at ``position`` (floor point) and ``heading``:
+        one habitat-sim render for all of them."""
+        from habitat_sim.utils.common import quat_from_coeffs  # takes [x, y, z, w], like ours
+
+        state = self._hs.AgentState()
+        state.position = np.asarray(position, np.float32)
+        state.rotation = quat_from_coeffs(heading_to_quaternion(heading))
+        self._agent.set_state(state, reset_sensors=True)
+        return self._convert(self._sim.get_sensor_observations(), self._sensors.values())
+
     def render(self, camera_to_world: np.ndarray, sensors: Sequence[SensorSpec]) -> dict[str, np.ndarray]:
         if not sensors:
             return {}
@@ -87,13 +150,11 @@ class HabitatBackend(RenderBackend):
         rot = np.asarray(camera_to_world, float)[:3, :3]
         base = np.asarray(camera_to_world, float)[:3, 3] - rot @ offset
         heading = float(np.arctan2(rot[0, 2], rot[0, 0]))  # yaw-only rotation: [[c,0,s],[0,1,0],[-s,0,c]]
-        state = self._hs.AgentState()
-        state.position = base.astype(np.float32)
-        from habitat_sim.utils.common import quat_from_coeffs  # takes [x, y, z, w], like ours
+        obs = self.render_agent(base, heading)
+        return {s.uuid: obs[s.uuid] for s in sensors}
 
-        state.rotation = quat_from_coeffs(heading_to_quaternion(heading))
-        self._agent.set_state(state)
-        raw = self._sim.get_sensor_observations()
+    @staticmethod
+    def _convert(raw, sensors) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
         for s in sensors:
             img = np.asarray(raw[s.uuid])
