@@ -140,7 +140,7 @@ class VLM2NavEnv(gym.Env):
             key = keys[int(self.np_random.integers(len(keys)))]
         self.world = self._worlds.get(key)
         if "position" in options:
-            self.position = self._snap(np.asarray(options["position"], float))
+            self.position = self._place(np.asarray(options["position"], float))
             self.heading = float(options.get("heading", 0.0))
         else:
             self.position = self._sample_start()
@@ -298,18 +298,13 @@ class VLM2NavEnv(gym.Env):
         return self._sample_navigable()
 
     def _snap(self, point: np.ndarray) -> np.ndarray:
-        """``point`` (x, y, z) itself, at floor height, when it lies on the largest navigable
-        component, else the nearest cell centre of that component."""
+        """The nearest point on the largest navigable component to ``point`` (x, y, z)."""
         from scipy.spatial import cKDTree
 
         world = self._require_world()
         p = np.asarray(point, float)
         if p.shape != (3,) or not np.all(np.isfinite(p)):
             raise ValueError(f"expected a point (x, y, z) of 3 finite numbers, got {point!r}")
-        rc = world.navgrid.world_to_grid(p[None])[0]
-        h, w = world.navgrid.shape
-        if 0 <= rc[0] < h and 0 <= rc[1] < w and world.navgrid.largest_component[rc[0], rc[1]]:
-            return np.array([p[0], world.navgrid.floor_height, p[2]])  # already navigable: kept, as habitat-sim does
         tree = world.cache.get("snap_tree")
         if tree is None:
             cells = np.argwhere(world.navgrid.largest_component)
@@ -319,6 +314,17 @@ class VLM2NavEnv(gym.Env):
         _, i = tree.query(p[[0, 2]])
         xz = tree.data[i]
         return np.array([xz[0], world.navgrid.floor_height, xz[1]])
+
+    def _place(self, point: np.ndarray) -> np.ndarray:
+        """A start or goal a caller gave: ``point`` itself at floor height when it lies on the largest
+        navigable component (so an episode file's positions replay exactly), else :meth:`_snap`."""
+        p = np.asarray(point, float)
+        grid = self._require_world().navgrid
+        if p.shape == (3,) and np.all(np.isfinite(p)):
+            r, c = grid.world_to_grid(p[None])[0]
+            if 0 <= r < grid.shape[0] and 0 <= c < grid.shape[1] and grid.largest_component[r, c]:
+                return np.array([p[0], grid.floor_height, p[2]])
+        return self._snap(p)
 
     def snap_to_navigable(self, point: np.ndarray) -> np.ndarray:
         """The nearest point of the largest navigable component to ``point`` (habitat's ``snap_point``)."""

@@ -138,7 +138,7 @@ class PointNavEnv(NavTaskMixin, VLM2NavEnv):
 
     def _reset_task(self, options: dict[str, Any]) -> None:
         if "goal" in options:
-            self.goal = self._snap(np.asarray(options["goal"], float))
+            self.goal = self._place(np.asarray(options["goal"], float))
         elif "position" in options:
             self.goal = self._pick_in_range(self.position)
         else:
