@@ -47,9 +47,15 @@ from vlm2_base.io import atomic_write
 class EpisodeFileError(ValueError):
     """An episode file that does not follow habitat-lab's schema; the message names the file and field."""
 
-    def __init__(self, path: str | Path, message: str):
+    def __init__(self, path: str | Path, message: str | None = None):
+        if message is None:  # rebuilt from its text alone (gymnasium's vector envs), as SceneLoadError
+            path, _, message = str(path).partition(": ")
         super().__init__(f"{path}: {message}")
         self.path = Path(path)
+        self.message = message
+
+    def __reduce__(self):  # picklable across processes, as SceneLoadError
+        return type(self), (self.path, self.message)
 
 
 @dataclass

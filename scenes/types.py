@@ -28,10 +28,17 @@ BACKGROUND_ID = 0
 class SceneLoadError(ValueError):
     """A scene file is missing, truncated or malformed. The message names the file and the problem."""
 
-    def __init__(self, path: str | Path, problem: str):
+    def __init__(self, path: str | Path, problem: str | None = None):
+        if problem is None:
+            # Rebuilt from its message alone, as gymnasium's AsyncVectorEnv re-raises a worker's
+            # error in the parent (``type(e)(str(e))``): keep the message as it was.
+            path, _, problem = str(path).partition(": ")
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+    def __reduce__(self):  # pickling (multiprocessing) rebuilds it from its own arguments
+        return type(self), (self.path, self.problem)
 
 
 @dataclass(frozen=True)

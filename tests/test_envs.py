@@ -228,3 +228,45 @@ def test_recorder_writes_video_and_episode_log(tmp_path):
     ids, counts = np.unique(sem[sem > 0], return_counts=True)
     assert log.visible[-1] == dict(zip(ids.tolist(), counts.tolist()))
     assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_project_errors_survive_pickling_across_processes():
+    import pickle
+
+    from envs.datasets import EpisodeFileError
+    from envs.episode_log import EpisodeLogError
+    from scenes.types import SceneLoadError
+
+    for err in (SceneLoadError("scenes/x.glb", "file not found"), EpisodeFileError("eps.json.gz", "bad"),
+                EpisodeLogError("log: bad")):
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is type(err) and str(back) == str(err)
+        again = type(err)(str(err))  # how gymnasium's AsyncVectorEnv re-raises a worker's error
+        assert type(again) is type(err) and str(again) == str(err)
+
+
+def test_vector_env_reports_a_worker_scene_error_and_closes(tmp_path):
+    # A worker that cannot load its scene: the parent gets the worker's own SceneLoadError (not a
+    # TypeError from unpickling it) and close() returns. Run in a subprocess with a timeout, so a
+    # hang fails the test instead of blocking the suite.
+    import subprocess
+    import sys
+
+    code = f"""
+import gymnasium as gym, envs
+from scenes.types import SceneLoadError
+venv = gym.vector.AsyncVectorEnv([lambda: gym.make("envs:VLM2/Explore-v0", expert=False, sensors=("depth",),
+                                                   sim={{"resolution": (8, 8)}}, scene_ids=("nope",),
+                                                   dataset_path={str(tmp_path)!r})], context="spawn")
+try:
+    venv.reset(seed=0)
+except Exception as e:
+    print("ERROR", type(e).__name__, e)
+venv.close(terminate=True)
+print("CLOSED")
+"""
+    (tmp_path / "splits.json").write_text('{"train": ["nope"]}')
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "CLOSED" in out.stdout, out.stderr[-2000:]
+    assert f"ERROR SceneLoadError {tmp_path}: expected one *.scene_dataset_config.json" in out.stdout, \
+        out.stdout + out.stderr[-1000:]
