@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--curves", action="store_true", help="also plot the runs' training curves")
     p.add_argument("--stochastic", action="store_true", help="sample policy actions instead of the argmax")
     p.add_argument("--no-baselines", action="store_true", help="skip random and oracle")
+    p.add_argument("--trusted", action="store_true",
+                   help="let SB3 unpickle the runs' zips itself (only for files you made: pickles can run code)")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     runs = _parse_runs(args.run)
@@ -77,7 +79,7 @@ def main(argv: list[str] | None = None) -> dict:
         results["random"] = evaluate_nav(lambda o, e: e.action_space.sample(), base_cfg, args.episodes, **kw)
     for name, d in runs.items():
         # Runs from before ``policy.algo`` existed have no algo in their config: take the zip's.
-        model = load_model(d / "checkpoints" / "last.zip", algo=cfgs[name].get("algo"))
+        model = load_model(d / "checkpoints" / "last.zip", algo=cfgs[name].get("algo"), trusted=args.trusted)
         results[name] = evaluate_nav(PolicyActor(model, deterministic=not args.stochastic), cfgs[name],
                                      args.episodes, **kw)
     if not args.no_baselines:

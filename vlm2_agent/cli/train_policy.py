@@ -50,7 +50,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         venv = make_vec_env(pcfg, seed, "train")
         tensorboard = str(run_dir / "tensorboard") if cfg.tensorboard else None
         if cfg.resume:
-            model = load_model(abs_path(cfg.resume), algo=pcfg.algo, env=venv)
+            model = load_model(abs_path(cfg.resume), algo=pcfg.algo, env=venv, trusted=bool(cfg.get("trusted", False)))
             model.verbose, model.tensorboard_log = int(cfg.verbose), tensorboard
         else:
             model = build_model(pcfg, venv, seed, tensorboard_log=tensorboard, verbose=int(cfg.verbose))

@@ -90,9 +90,13 @@ def saved_algo(path: str | Path) -> str:
     raise ValueError(f"{path}: policy class module {module!r} is neither PPO's nor RecurrentPPO's")
 
 
-def load_model(path: str | Path, algo: str | None = None, env=None, device: str = "cpu"):
+def load_model(path: str | Path, algo: str | None = None, env=None, device: str = "cpu", trusted: bool = False):
     """Load a ``PPO`` or ``RecurrentPPO`` zip saved by :func:`build_model`'s models. ``algo``
     (``ppo`` | ``recurrent_ppo``) must match the zip's; ``None`` takes the zip's.
+
+    Nothing in the file runs: its pickled entries are rebuilt by a restricted unpickler
+    (:mod:`vlm2_agent.policy.safe_load`) that refuses any object a model of this project does not
+    hold, naming it. ``trusted=True`` lets SB3 unpickle the file itself (only for files you made).
 
     Example:
         >>> model = load_model("outputs/train_policy/<run>/checkpoints/last.zip")  # doctest: +SKIP
@@ -106,7 +110,11 @@ def load_model(path: str | Path, algo: str | None = None, env=None, device: str 
         from sb3_contrib import RecurrentPPO as cls
     else:
         from stable_baselines3 import PPO as cls
-    return cls.load(path, env=env, device=device)
+    if trusted:
+        return cls.load(path, env=env, device=device)
+    from vlm2_agent.policy.safe_load import safe_custom_objects
+
+    return cls.load(path, env=env, device=device, custom_objects=safe_custom_objects(path))
 
 
 class PolicyActor:
