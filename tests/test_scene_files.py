@@ -150,3 +150,12 @@ def test_cli_build_with_hydra_config(tmp_path):
     assert (d / "vlm2_apartments.scene_dataset_config.json").exists()
     assert (d / "semantics" / "apt_test_110000.semantic_config.json").exists()
     assert not (d / "maps").exists()
+
+
+def test_writing_one_split_keeps_the_others_in_the_index(tmp_path):
+    from scenes.writer import write_dataset
+
+    write_dataset(tmp_path, {"train": 1, "test": 1}, write_maps=False, progress=False)
+    write_dataset(tmp_path, {"val": 1}, write_maps=False, progress=False)  # as `vlm2-scenes scene.splits=[val]`
+    index = json.loads((tmp_path / "vlm2_apartments" / "splits.json").read_text())
+    assert index == {"train": ["apt_train_00000"], "test": ["apt_test_110000"], "val": ["apt_val_100000"]}
