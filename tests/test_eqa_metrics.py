@@ -210,3 +210,15 @@ def test_baselines_on_hand_built_train_split():
     with pytest.raises(ValueError, match="no train questions of type 'object_counting'"):
         freq.predict(Question(id="c", scene_id="s", episode_id="e", question_type="object_counting",
                               question="?", ground_truth=2, frame_range=(0, 4), fps=4.0))
+
+
+def test_all_empty_replies_warn():
+    from vlm2_agent.eqa.evaluate import evaluate
+    from vlm2_agent.eqa.question import Question
+
+    qs = [Question(id=f"q{i}", scene_id="s", episode_id="e", question_type="object_counting",
+                   question="How many chair(s) are in this room?", ground_truth=3.0, frame_range=(0, 8), fps=4.0)
+          for i in range(4)]
+    with pytest.warns(UserWarning, match="all 4 replies are empty"):
+        result = evaluate(qs, ["", " ", "", ""])
+    assert result["table"]["vsi"]["overall"] == 0.0

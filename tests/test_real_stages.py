@@ -52,3 +52,15 @@ def test_coverage_points_span_the_floor():
     d = np.min(np.linalg.norm(world[:, None] - pts[None, :, [0, 2]], axis=-1), axis=1)
     assert d.max() <= COVERAGE_SPACING * np.sqrt(2) + 1e-9
     assert all(grid.is_navigable(p) for p in pts)
+
+
+def test_episode_refuses_a_bad_fps_before_recording(tmp_path):
+    from hydra import compose, initialize_config_module
+
+    from vlm2_agent.cli.episode import run_episode
+
+    with initialize_config_module(config_module="configs", version_base="1.3"):
+        cfg = compose("episode", overrides=["fps=0", "logger=none", "task.tour=10"])
+    with pytest.raises(ValueError, match="fps=0: expected a positive number"):
+        run_episode(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -74,6 +74,9 @@ def run_episode(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str,
         from hydra.core.hydra_config import HydraConfig
 
         run_dir = HydraConfig.get().runtime.output_dir
+    fps = cfg.fps
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not fps > 0:
+        raise ValueError(f"fps={fps!r}: expected a positive number of frames per second (the video's rate)")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     logger = make_logger(cfg.logger, run_dir, OmegaConf.to_container(cfg, resolve=True))

@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import json
+import warnings
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -103,6 +104,12 @@ def evaluate(questions: Sequence[Question], replies: Sequence[str] | PredictFn) 
     replies = list(replies)
     if len(replies) != len(questions):
         raise PredictionsError(f"got {len(replies)} replies for {len(questions)} questions")
+    empty = sum(1 for r in replies if not str(r).strip())
+    if empty == len(replies):
+        warnings.warn(f"evaluate: all {empty} replies are empty, so every question scores 0; is the model "
+                      "or the predictions file answering at all?", stacklevel=2)
+    elif empty > len(replies) // 2:
+        warnings.warn(f"evaluate: {empty} of {len(replies)} replies are empty (scored 0)", stacklevel=2)
     records = [make_record(q, r) for q, r in zip(questions, replies)]
     return {"records": records, "table": aggregate(records)}
 
