@@ -187,7 +187,7 @@ def _stage_fields(d: Any, path: Path, base_dir: Path, where: str = "") -> dict:
     out: dict[str, Any] = {}
     asset = f.string("render_asset")
     if asset is not None:
-        out["render_asset"] = base_dir / asset
+        out["render_asset"] = base_dir / contained(asset, path, f"{where + '.' if where else ''}render_asset")
     for key in ("up", "front", "scale", "origin"):
         v = f.vec3(key)
         if v is not None:
@@ -272,16 +272,35 @@ def read_scene_instance(path: str | Path, defaults: dict | None = None) -> Scene
     if semantic is None and defaults and isinstance(defaults.get("semantic_scene_instance"), str):
         semantic = defaults["semantic_scene_instance"]
     if semantic is not None:
-        semantic = semantic.replace(_NAME_TOKEN, name)
+        semantic = contained(semantic.replace(_NAME_TOKEN, name), path, "semantic_scene_instance")
     translation = stage.vec3("translation")
     return SceneInstance(
         path=path,
         name=name,
-        stage_template=stage.string("template_name", required=True),
+        stage_template=contained(stage.string("template_name", required=True), path, "stage_instance.template_name"),
         semantic_scene=semantic,
         stage_scale=scale,
         stage_translation=np.zeros(3) if translation is None else translation,
     )
+
+
+def contained(entry: str, path: Path, where: str) -> str:
+    """``entry`` itself when it is a relative path that stays below the folder it is read from;
+    absolute paths and ``..`` parts are refused, so a dataset cannot make the loader open files
+    outside it.
+
+    >>> contained("stages/a.glb", Path("d.json"), "render_asset")
+    'stages/a.glb'
+    >>> contained("../../etc/hostname", Path("d.json"), "render_asset")
+    Traceback (most recent call last):
+    ...
+    scenes.types.SceneLoadError: d.json: field 'render_asset': '../../etc/hostname' leaves the dataset folder (absolute paths and '..' are refused)
+    """
+    parts = entry.replace("\\", "/").split("/")
+    if Path(entry).is_absolute() or entry.startswith(("/", "\\")) or ".." in parts:
+        raise SceneLoadError(path, f"field '{where}': {entry!r} leaves the dataset folder "
+                                   "(absolute paths and '..' are refused)")
+    return entry
 
 
 def _expand(root: Path, entries: list, suffix: str, path: Path, where: str) -> list[Path]:
@@ -290,7 +309,7 @@ def _expand(root: Path, entries: list, suffix: str, path: Path, where: str) -> l
     for i, entry in enumerate(entries):
         if not isinstance(entry, str):
             raise SceneLoadError(path, f"field '{where}[{i}]': expected a path string, got {_show(entry)}")
-        target = root / entry
+        target = root / contained(entry, path, f"{where}[{i}]")
         if any(c in entry for c in "*?["):
             hits = [Path(p) for p in sorted(glob.glob(str(target)))]
         else:
@@ -345,7 +364,7 @@ class SceneDataset:
             layers = self._default_layers()
             original = f.string("original_file")
             if original is not None:
-                src = self.root / original
+                src = self.root / contained(original, self.path, f"stages.configs[{handle!r}].original_file")
                 layers.append((_stage_fields(read_json(src), src, src.parent), src))
             where = f"stages.configs[{handle!r}].attributes"
             layers.append((_stage_fields(entry.get("attributes") or {}, self.path, self.root, where), self.path))

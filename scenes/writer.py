@@ -154,6 +154,9 @@ def write_dataset(root: str | Path, counts: Mapping[str, int], name: str = DEFAU
     from scenes.generator import SceneSpec, generate_scene, scene_id_for, split_seed
 
     spec = spec or SceneSpec()
+    if not name or Path(name).name != name or name in (".", ".."):
+        raise ValueError(f"scene.name={name!r}: expected a plain folder name (no '/', '..' or absolute path); "
+                         "the dataset is written to <scene.root>/<scene.name>")
     d = Path(root) / name
     jobs = [(split, split_seed(split, i)) for split, n in counts.items() for i in range(int(n))]
     splits: dict[str, list[str]] = {split: [] for split in counts}

@@ -316,3 +316,36 @@ def test_partial_stage_handle_resolves_as_habitat_sim():
     stage0 = load(ds, "modified_test_stage_0")
     np.testing.assert_allclose(scene.bounds, stage0.bounds, atol=1e-6)
     assert not np.allclose(stage0.bounds, load(ds, "new_test_stage").bounds)
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda d: d["ds"].update({"stages": {"paths": {".json": ["../outside_stages"]}}}),
+     r"field 'stages.paths.json\[0\]': '../outside_stages' leaves the dataset folder"),
+    (lambda d: d["stage"].update({"render_asset": "../../../../../../etc/hostname"}),
+     r"field 'render_asset': '../../../../../../etc/hostname' leaves the dataset folder"),
+    (lambda d: d["stage"].update({"render_asset": "/etc/hostname"}), r"'/etc/hostname' leaves the dataset folder"),
+    (lambda d: d["inst"].update({"semantic_scene_instance": "../../secret"}),
+     r"field 'semantic_scene_instance': '../../secret' leaves the dataset folder"),
+])
+def test_dataset_paths_that_leave_the_dataset_are_refused(tmp_path, edit, match):
+    root = tmp_path / "ds"
+    (root / "stages").mkdir(parents=True)
+    (root / "scenes").mkdir()
+    _box_glb(root / "stages" / "room.glb")
+    docs = {"ds": {"stages": {"paths": {".json": ["stages"]}}, "scene_instances": {"paths": {".json": ["scenes"]}}},
+            "stage": {"render_asset": "room.glb", "up": [0, 1, 0], "front": [0, 0, -1]},
+            "inst": {"stage_instance": {"template_name": "room"}}}
+    edit(docs)
+    _write_json(root / "ds.scene_dataset_config.json", docs["ds"])
+    _write_json(root / "stages" / "room.stage_config.json", docs["stage"])
+    _write_json(root / "scenes" / "s.scene_instance.json", docs["inst"])
+    with pytest.raises(SceneLoadError, match=match):
+        load(root, "s")
+
+
+def test_scene_name_must_stay_below_the_root(tmp_path):
+    from scenes.writer import write_dataset
+
+    with pytest.raises(ValueError, match=r"scene.name='../../escape': expected a plain folder name"):
+        write_dataset(tmp_path / "root", {"test": 1}, name="../../escape", write_maps=False, progress=False)
+    assert not (tmp_path / "escape").exists() and not (tmp_path.parent / "escape").exists()
