@@ -218,3 +218,11 @@ def test_training_penalties_charge_failed_stops_and_timeouts_only():
         if term or trunc:
             break
     assert info["success"] == 1.0 and r1 == pytest.approx(r0)
+
+
+def test_a_bad_env_config_is_reported_by_the_parent_not_as_a_dead_worker():
+    from vlm2_agent.policy.training import make_vec_env
+
+    cfg = {"extractor": "none", "vec_env": "subproc", "n_envs": 2, "env": {"sensors": ["lidar"], "num_scenes": 1}}
+    with pytest.raises(ValueError, match="EnvConfig.sensors: unknown sensor 'lidar'"):
+        make_vec_env(cfg, seed=0)

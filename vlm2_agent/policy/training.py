@@ -122,9 +122,14 @@ def make_vec_env(cfg: Config, seed: int, split: str = "train", n_envs: int | Non
     """``SubprocVecEnv`` (``vec_env: subproc``, default) or ``DummyVecEnv`` of ``n_envs`` workers."""
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
+    from envs.gym.config import EnvConfig
+
     cfg = PolicyConfig.coerce(cfg)
     n = int(n_envs or cfg.n_envs)
     sub = cfg.vec_env == "subproc" and n > 1
+    # Checked here, in the parent: a worker that fails on its config dies before it can report,
+    # and the parent sees only a ConnectionResetError.
+    EnvConfig.from_mapping(env_kwargs(cfg, split)["config"])
     fns = [make_env(cfg, i, seed, split, in_worker=sub) for i in range(n)]
     return SubprocVecEnv(fns, start_method="forkserver") if sub else DummyVecEnv(fns)
 
