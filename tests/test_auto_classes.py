@@ -48,3 +48,19 @@ def test_missing_local_folder_is_a_local_error_not_a_hub_lookup(load, tmp_path, 
     with pytest.raises(FileNotFoundError, match=r"no VLM2 checkpoint folder at 'checkpoints/vlm2_cpu_small' "
                                                 r"\(resolved to .*checkpoints/vlm2_cpu_small\)"):
         load("checkpoints/vlm2_cpu_small")
+
+
+def test_a_checkpoint_missing_a_tensor_or_truncated_is_refused_naming_it(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    torch.manual_seed(0)
+    VLM2Model(VLM2Config(memory_mode="working")).save_pretrained(tmp_path / "ckpt")
+    weights = tmp_path / "ckpt" / "model.safetensors"
+    tensors = load_file(weights)
+    dropped = sorted(tensors)[0]
+    save_file({k: v for k, v in tensors.items() if k != dropped}, weights, metadata={"format": "pt"})
+    with pytest.raises(ValueError, match=rf"ckpt: the checkpoint does not match the model \(missing keys: \[.*{dropped}"):
+        VLM2Model.from_pretrained(tmp_path / "ckpt")
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(ValueError, match="ckpt: the VLM2 checkpoint could not be loaded"):
+        VLM2Model.from_pretrained(tmp_path / "ckpt")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
 from torch import nn
 from transformers import AutoModel, AutoModelForCausalLM, PreTrainedModel
 from transformers.utils import ModelOutput
@@ -109,9 +110,26 @@ class VLM2PreTrainedModel(PreTrainedModel):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *args, **kwargs):
-        """transformers' loader, with a local error for a folder that does not exist."""
+        """transformers' loader, with errors that name the checkpoint: a folder that does not
+        exist, a weights file that cannot be read, and weights missing from or shaped unlike the
+        model (transformers would re-initialise them with a warning and train on noise)."""
         check_local_checkpoint(pretrained_model_name_or_path, kwargs)
-        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        want_info = bool(kwargs.pop("output_loading_info", False))
+        try:
+            model, info = super().from_pretrained(pretrained_model_name_or_path, *args, output_loading_info=True,
+                                                  **kwargs)
+        except (OSError, ValueError, RuntimeError, SafetensorError) as e:
+            if isinstance(e, FileNotFoundError):
+                raise
+            raise ValueError(f"{pretrained_model_name_or_path}: the VLM2 checkpoint could not be loaded "
+                             f"({type(e).__name__}: {str(e)[:300]})") from e
+        problems = {k: list(info.get(k) or []) for k in ("missing_keys", "mismatched_keys")}
+        if any(problems.values()):
+            shown = "; ".join(f"{k.replace('_', ' ')}: {[str(x) for x in v][:5]}" + (f" and {len(v) - 5} more" if len(v) > 5 else "")
+                              for k, v in problems.items() if v)
+            raise ValueError(f"{pretrained_model_name_or_path}: the checkpoint does not match the model ({shown}); "
+                             "loading it would re-initialise those weights")
+        return (model, info) if want_info else model
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
