@@ -38,3 +38,4 @@ def test_import_envs_alone_registers_every_vlm2_id():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "5"
+

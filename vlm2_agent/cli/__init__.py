@@ -1,6 +1,28 @@
 """Console entry points; each one is a Hydra app over ``configs/``."""
 
+import functools
+import os
+import sys
+
 CONFIG_PATH = "pkg://configs"
+
+
+def reports_user_errors(main):
+    """Wrap a console script's ``main``: a bad input (``ValueError``, ``FileNotFoundError``, whose
+    messages name the field or file) ends in one line on stderr and exit status 2, not a traceback.
+    ``HYDRA_FULL_ERROR=1`` shows the traceback as usual."""
+
+    @functools.wraps(main)
+    def run(cfg):
+        try:
+            return main(cfg)
+        except (ValueError, FileNotFoundError) as e:
+            if os.environ.get("HYDRA_FULL_ERROR") == "1":
+                raise
+            print(f"error: {e}\n(set HYDRA_FULL_ERROR=1 for the traceback)", file=sys.stderr)
+            raise SystemExit(2) from None
+
+    return run
 
 
 def abs_path(path: str):

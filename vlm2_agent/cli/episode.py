@@ -23,6 +23,7 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from vlm2_agent.cli import reports_user_errors
 from vlm2_base.io import atomic_savefig
 
 os.environ.setdefault("EGL_PLATFORM", "surfaceless")
@@ -103,6 +104,7 @@ def run_episode(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str,
 
 
 @hydra.main(config_path="pkg://configs", config_name="episode", version_base="1.3")
+@reports_user_errors
 def main(cfg: DictConfig) -> None:
     for name, path in run_episode(cfg).items():
         print(f"{name}: {path}")

@@ -18,7 +18,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from vlm2_agent.cli import abs_path
+from vlm2_agent.cli import abs_path, reports_user_errors
 
 
 def run(cfg: DictConfig, out_dir: Path) -> dict:
@@ -57,6 +57,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
 
 
 @hydra.main(config_path="pkg://configs", config_name="eqa_audit", version_base="1.3")
+@reports_user_errors
 def main(cfg: DictConfig) -> None:
     out_dir = abs_path(cfg.out_dir) if cfg.out_dir else Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from vlm2_agent.cli import abs_path
+from vlm2_agent.cli import abs_path, reports_user_errors
 
 
 def build_config(cfg: DictConfig):
@@ -39,6 +39,7 @@ def build_config(cfg: DictConfig):
 
 
 @hydra.main(config_path="pkg://configs", config_name="eqa_build", version_base="1.3")
+@reports_user_errors
 def main(cfg: DictConfig) -> None:
     from vlm2_agent.eqa.build import build_split, format_counts
     from vlm2_base.logger import make_logger

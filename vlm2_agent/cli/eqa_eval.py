@@ -18,7 +18,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from vlm2_agent.cli import abs_path
+from vlm2_agent.cli import abs_path, reports_user_errors
 
 
 def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
@@ -59,6 +59,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
 
 
 @hydra.main(config_path="pkg://configs", config_name="eqa_eval", version_base="1.3")
+@reports_user_errors
 def main(cfg: DictConfig) -> None:
     from vlm2_agent.eqa.metrics import format_table
     from vlm2_base.logger import make_logger

@@ -16,7 +16,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from vlm2_agent.cli import abs_path
+from vlm2_agent.cli import abs_path, reports_user_errors
 
 
 def run(cfg: DictConfig) -> dict:
@@ -33,6 +33,7 @@ def run(cfg: DictConfig) -> dict:
 
 
 @hydra.main(config_path="pkg://configs", config_name="eqa_export", version_base="1.3")
+@reports_user_errors
 def main(cfg: DictConfig) -> None:
     from vlm2_base.logger import make_logger
 

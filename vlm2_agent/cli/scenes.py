@@ -13,7 +13,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from scenes.generator import SPLIT_SEEDS, spec_from_config
-from vlm2_agent.cli import abs_path
+from vlm2_agent.cli import abs_path, reports_user_errors
 
 
 def build(cfg: DictConfig, progress: bool = True) -> dict:
@@ -30,6 +30,7 @@ def build(cfg: DictConfig, progress: bool = True) -> dict:
 
 
 @hydra.main(config_path="pkg://configs", config_name="scenes", version_base="1.3")
+@reports_user_errors
 def main(cfg: DictConfig) -> None:
     from vlm2_base.logger import make_logger
 

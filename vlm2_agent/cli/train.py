@@ -19,7 +19,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from vlm2_agent.cli import abs_path
+from vlm2_agent.cli import abs_path, reports_user_errors
 
 
 def run(cfg: DictConfig) -> dict:
@@ -54,6 +54,7 @@ def run(cfg: DictConfig) -> dict:
 
 
 @hydra.main(config_path="pkg://configs", config_name="train", version_base="1.3")
+@reports_user_errors
 def main(cfg: DictConfig) -> None:
     run(cfg)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from vlm2_agent.cli import abs_path
+from vlm2_agent.cli import abs_path, reports_user_errors
 
 
 def train(cfg: DictConfig, run_dir: Path) -> dict:
@@ -79,6 +79,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
 
 
 @hydra.main(config_path="pkg://configs", config_name="train_policy", version_base="1.3")
+@reports_user_errors
 def main(cfg: DictConfig) -> None:
     run_dir = Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
     s = train(cfg, run_dir)
