@@ -228,6 +228,16 @@ def test_stage3_run_resumed_mid_way_ends_with_the_same_weights(data_root, tmp_pa
         assert torch.equal(a[k], v), k
 
 
+def test_resume_under_a_changed_config_is_refused_naming_the_fields(data_root, tmp_path):
+    stage1 = str(_stage1_model(tmp_path))
+    kw = {"perception": stage1, "feature_cache": str(tmp_path / "features")}
+    _trainer(data_root, tmp_path / "run", stop_after=2, **kw).fit()
+    with pytest.raises(ValueError, match=r"resuming last.pt with a changed config: train.lr differ"):
+        _trainer(data_root, tmp_path / "run", lr=0.5, **kw).fit()
+    # stopping later, logging or evaluating differently is a resume, not a new run
+    assert _trainer(data_root, tmp_path / "run", stop_after=4, log_every=1, **kw).fit()["step"] == 4
+
+
 def test_diagnostics_flag_a_model_that_ignores_its_video():
     import dataclasses
 

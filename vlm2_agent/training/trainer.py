@@ -143,6 +143,21 @@ def load_perception(model: VLM2Model, path: str | Path) -> None:
             p.requires_grad_(False)
 
 
+#: Fields a resumed run may change: where things are read or written, logging, evaluation and
+#: when to stop, none of which changes the weights the steps produce.
+RESUMABLE_CHANGES = frozenset(f"train.{k}" for k in (
+    "name", "data_root", "stop_after", "num_threads", "device", "log_every", "checkpoint_every", "eval_every",
+    "eval_max_episodes", "progress", "feature_cache", "diagnostics", "val_split", "test_split"))
+
+
+def _changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted keys of ``old`` whose values differ in ``new`` (keys a newer version added are not
+    counted, so runs written before a field existed still resume)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [c for k in sorted(old) for c in _changed_keys(old[k], new.get(k), f"{prefix}{k}.")]
+    return [] if old == new else [prefix.rstrip(".")]
+
+
 class Trainer:
     """Owns the data, model, optimiser and run folder of one training run."""
 
@@ -306,6 +321,27 @@ class Trainer:
             row["presence_alignment_loss"] = align.item()
         return row
 
+    def _run_doc(self) -> dict[str, Any]:
+        """What ``train_config.json`` records: the train, model and memory config and the world size."""
+        doc = {"train": self.cfg.to_dict(), **self.run_config, "world_size": self.world}
+        return json.loads(json.dumps(doc, default=str))
+
+    def _check_resume_config(self) -> None:
+        """Refuse to resume a checkpoint under a config that changes what it trains: the schedule,
+        the model or the data order would silently be the checkpoint's, not the config's."""
+        saved = self.run_dir / "train_config.json"
+        if not (self.checkpoint_path.is_file() and saved.is_file()):
+            return
+        try:
+            old = json.loads(saved.read_text())
+        except (OSError, json.JSONDecodeError):
+            return
+        changed = [k for k in _changed_keys(old, self._run_doc()) if k not in RESUMABLE_CHANGES]
+        if changed:
+            raise ValueError(f"{self.run_dir}: resuming {self.checkpoint_path.name} with a changed config: "
+                             f"{', '.join(changed[:8])} differ from {saved.name}; train in a new run dir "
+                             f"(e.g. another train.name), or delete {self.checkpoint_path} to start this one anew")
+
     def resume(self) -> int:
         """Continue from ``checkpoints/last.pt`` when it exists; drops metric rows logged after it."""
         if self.checkpoint_path.is_file():
@@ -319,11 +355,11 @@ class Trainer:
         """Train to ``max_steps`` (or ``stop_after``), then save the model and evaluate on the test split."""
         cfg = self.cfg
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._check_resume_config()
         start = self.resume()
         stop = cfg.stop_after or cfg.max_steps
         if self.is_main:
-            (self.run_dir / "train_config.json").write_text(json.dumps(
-                {"train": cfg.to_dict(), **self.run_config, "world_size": self.world}, indent=1, default=str) + "\n")
+            (self.run_dir / "train_config.json").write_text(json.dumps(self._run_doc(), indent=1) + "\n")
         bar = tqdm(total=stop, initial=start, desc=f"train {cfg.name}", unit="step",
                    disable=not (cfg.progress and self.is_main))
         t0 = time.perf_counter()
