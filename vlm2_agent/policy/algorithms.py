@@ -14,7 +14,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import gymnasium as gym
@@ -71,17 +70,13 @@ def build_ppo(cfg: Config, venv, seed: int, tensorboard_log: str | None = None):
     return build_model(cfg, venv, seed, tensorboard_log)
 
 
-def saved_algo(path: str | Path) -> str:
+def saved_algo(path: str | Path, data: dict | None = None) -> str:
     """The algorithm of an SB3 ``.zip`` (``ppo`` or ``recurrent_ppo``), read from the policy class
-    module recorded in its ``data`` entry, without loading the weights."""
-    import zipfile
+    module recorded in its ``data`` entry (read from ``path`` unless given), without loading the weights."""
+    from vlm2_agent.policy.safe_load import zip_data
 
     path = Path(path)
-    try:
-        with zipfile.ZipFile(path) as z:
-            data = json.loads(z.read("data"))
-    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: not a stable-baselines3 model zip ({e})") from e
+    data = zip_data(path) if data is None else data
     module = str(dict(data.get("policy_class") or {}).get("__module__", ""))
     if module.startswith("sb3_contrib.common.recurrent"):
         return "recurrent_ppo"
@@ -101,7 +96,10 @@ def load_model(path: str | Path, algo: str | None = None, env=None, device: str 
     Example:
         >>> model = load_model("outputs/train_policy/<run>/checkpoints/last.zip")  # doctest: +SKIP
     """
-    found = saved_algo(path)
+    from vlm2_agent.policy.safe_load import safe_custom_objects, zip_data
+
+    data = zip_data(path)
+    found = saved_algo(path, data)
     if algo is not None and algo not in ALGOS:
         raise ValueError(f"policy.algo={algo!r}: expected one of {list(ALGOS)}")
     if algo is not None and algo != found:
@@ -112,9 +110,7 @@ def load_model(path: str | Path, algo: str | None = None, env=None, device: str 
         from stable_baselines3 import PPO as cls
     if trusted:
         return cls.load(path, env=env, device=device)
-    from vlm2_agent.policy.safe_load import safe_custom_objects
-
-    return cls.load(path, env=env, device=device, custom_objects=safe_custom_objects(path))
+    return cls.load(path, env=env, device=device, custom_objects=safe_custom_objects(path, data))
 
 
 class PolicyActor:

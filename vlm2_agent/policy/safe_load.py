@@ -81,15 +81,21 @@ def restricted_loads(data: bytes, where: str = "pickle") -> Any:
     return _Restricted(data, where).load()
 
 
-def safe_custom_objects(path: str | Path) -> dict[str, Any]:
-    """Every cloudpickled entry of the zip's ``data``, unpickled by :func:`restricted_loads`, for
-    ``PPO.load(path, custom_objects=...)``."""
+def zip_data(path: str | Path) -> dict[str, Any]:
+    """The JSON ``data`` entry of an SB3 model zip (class parameters; nothing is unpickled)."""
     path = Path(path)
     try:
         with zipfile.ZipFile(path) as z:
-            data = json.loads(z.read("data"))
+            return json.loads(z.read("data"))
     except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as e:
         raise ValueError(f"{path}: not a stable-baselines3 model zip ({e})") from e
+
+
+def safe_custom_objects(path: str | Path, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every cloudpickled entry of the zip's ``data`` (read from ``path`` unless given), unpickled
+    by :func:`restricted_loads`, for ``PPO.load(path, custom_objects=...)``."""
+    path = Path(path)
+    data = zip_data(path) if data is None else data
     out = {}
     for key, item in data.items():
         if isinstance(item, dict) and ":serialized:" in item:
@@ -106,4 +112,4 @@ def safe_custom_objects(path: str | Path) -> dict[str, Any]:
     return out
 
 
-__all__ = ["ALLOWED", "UntrustedModelError", "restricted_loads", "safe_custom_objects"]
+__all__ = ["ALLOWED", "UntrustedModelError", "restricted_loads", "safe_custom_objects", "zip_data"]
