@@ -58,6 +58,21 @@ def atomic_write(path: str | Path, data: bytes | str) -> Path:
     return Path(path)
 
 
+def write_video(frames, path: str | Path, fps: float = 4.0, quality: int = 7, macro_block_size: int = 16,
+                ffmpeg_log_level: str = "warning") -> Path:
+    """An H.264 mp4 (imageio-ffmpeg) of (H, W, 3) uint8 ``frames``, written atomically; returns ``path``.
+    ``macro_block_size`` > 1 lets ffmpeg resize frames to a multiple of it (1: never)."""
+    import imageio.v2 as imageio
+    import numpy as np
+
+    with atomic_path(path) as tmp, imageio.get_writer(tmp, format="FFMPEG", fps=fps, codec="libx264", quality=quality,
+                                                      macro_block_size=macro_block_size,
+                                                      ffmpeg_log_level=ffmpeg_log_level) as w:
+        for frame in frames:
+            w.append_data(np.asarray(frame, np.uint8))
+    return Path(path)
+
+
 def json_text(obj: Any) -> str:
     """Stable JSON text (keys in the order given, 1-space indent, UTF-8 kept, trailing newline)."""
     return json.dumps(obj, indent=1, ensure_ascii=False) + "\n"

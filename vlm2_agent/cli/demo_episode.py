@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from vlm2_agent.cli.demo_qa import qa_markdown, qa_report, qa_video_frames, save_json, write_video
+from vlm2_agent.cli.demo_qa import qa_markdown, qa_report, qa_video_frames, save_json
 from vlm2_agent.eqa.build import BuildConfig, make_explore_env, record_episode
 from vlm2_agent.eqa.question import BENCHMARK_VERSION, load_jsonl
 from vlm2_agent.eqa.selection import select_balanced
 from vlm2_agent.eqa.store import EpisodeStore
-from vlm2_base.io import atomic_write
+from vlm2_base.io import atomic_write, write_video
 
 TRAIN_QUESTIONS = "train_questions.jsonl.gz"
 
@@ -106,7 +106,7 @@ def run_qa(qa: Mapping[str, Any], dataset_dir: str | Path, scene_id: str, out_di
     video = qa_video_frames(frames, item.frame_indices.tolist(), [questions[i] for i in pick],
                             [answers[i] for i in pick], {b: [r[i] for i in pick] for b, r in baselines.items()},
                             title=f"{scene_id} ({qa['horizon']})", hold=int(qa["hold"]))
-    paths["qa_video"] = write_video(video, out_dir / "qa_video.mp4", fps=4.0)
+    paths["qa_video"] = write_video(video, out_dir / "qa_video.mp4", fps=4.0, macro_block_size=8)
     ov = report["overall"]
     print("[demo] QA overall (x100): " + ", ".join(
         f"{name}: VSI {100 * t.get('vsi', float('nan')):.1f} VSTI {100 * t.get('vsti', float('nan')):.1f}"

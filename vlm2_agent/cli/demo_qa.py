@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from vlm2_agent.eqa.metrics import aggregate, format_table, make_record
 from vlm2_agent.eqa.question import PRE_PROMPT, Question
-from vlm2_base.io import atomic_path, atomic_write
+from vlm2_base.io import atomic_write
 
 CARD_SIZE = (360, 640)  # (H, W) of every output frame
 GREEN, RED, WHITE, GREY = (90, 220, 110), (235, 90, 80), (240, 240, 240), (170, 170, 170)
@@ -101,17 +101,6 @@ def qa_video_frames(frames: np.ndarray, steps: Sequence[int], questions: Sequenc
     return out
 
 
-def write_video(frames: Sequence[np.ndarray], path: str | Path, fps: float = 4.0) -> Path:
-    """mp4 (H.264 via imageio-ffmpeg), written to a temp file and renamed."""
-    import imageio.v2 as imageio
-
-    with atomic_path(path) as tmp, imageio.get_writer(tmp, fps=fps, codec="libx264", quality=7,
-                                                      macro_block_size=8) as w:
-        for f in frames:
-            w.append_data(np.asarray(f, np.uint8))
-    return Path(path)
-
-
 def qa_report(questions: Sequence[Question], answers: Sequence[str], baselines: Mapping[str, Sequence[str]],
               meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Scores of the model and of each baseline on the same questions, plus every answer."""
@@ -153,4 +142,4 @@ def save_json(doc: Mapping[str, Any], path: str | Path) -> Path:
     return atomic_write(path, json.dumps(doc, indent=1, default=str))
 
 
-__all__ = ["qa_card", "qa_markdown", "qa_report", "qa_video_frames", "save_json", "stream_frame", "truth_text", "write_video"]
+__all__ = ["qa_card", "qa_markdown", "qa_report", "qa_video_frames", "save_json", "stream_frame", "truth_text"]

@@ -40,7 +40,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from vlm2_base.io import atomic_path, atomic_write
+from vlm2_base.io import atomic_write, write_video
 
 from .question import Question
 
@@ -74,21 +74,6 @@ def lmms_doc(q: Question) -> dict[str, Any]:
     return doc
 
 
-def write_video(frames, path: Path, fps: float) -> Path:
-    """H.264 mp4 of (T, H, W, 3) uint8 frames, written atomically."""
-    import imageio.v2 as imageio
-
-    with atomic_path(path) as tmp:
-        writer = imageio.get_writer(tmp, format="FFMPEG", fps=fps, codec="libx264", quality=8,
-                                    macro_block_size=1, ffmpeg_log_level="error")
-        try:
-            for frame in frames:
-                writer.append_data(frame)
-        finally:
-            writer.close()
-    return path
-
-
 def _link_or_copy(src: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     if dst.exists():
@@ -118,7 +103,8 @@ def export(questions: Sequence[Question], store, out: str | Path, progress: bool
     for episode_id, (end, fps) in tqdm(sorted(clips.items()), desc="videos", disable=not progress):
         video = out / first / DATASET / f"{episode_id}.mp4"
         video.parent.mkdir(parents=True, exist_ok=True)
-        write_video(store.rgb(episode_id)[:end], video, fps)
+        write_video(store.rgb(episode_id)[:end], video, fps, quality=8, macro_block_size=1,
+                    ffmpeg_log_level="error")
         for bench in benches[1:]:
             _link_or_copy(video, out / TASK_DIRS[bench] / DATASET / f"{episode_id}.mp4")
     counts = {}
@@ -214,4 +200,4 @@ def read_predictions(path: str | Path) -> dict[str, str]:
     return out
 
 
-__all__ = ["export", "is_lmms_samples", "lmms_doc", "read_predictions", "write_video"]
+__all__ = ["export", "is_lmms_samples", "lmms_doc", "read_predictions"]
