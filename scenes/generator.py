@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -69,6 +70,21 @@ class SceneSpec:
 def scene_id_for(split: str, seed: int) -> str:
     """``apt_<split>_<seed:05d>``."""
     return f"apt_{split}_{seed:05d}"
+
+
+def seed_of_scene_id(scene_id: str) -> int | None:
+    """The inverse of :func:`scene_id_for`: the seed of ``apt_<split>_<seed>`` (a file name or path
+    of one works too), when the seed lies in that split's range; else None.
+
+    >>> seed_of_scene_id("scenes/apt_test_110000.scene_instance.json"), seed_of_scene_id("my_house")
+    (110000, None)
+    """
+    parts = Path(str(scene_id)).name.split(".")[0].split("_")
+    if len(parts) == 3 and parts[0] == "apt" and parts[1] in SPLIT_SEEDS and parts[2].isdigit():
+        lo, hi = SPLIT_SEEDS[parts[1]]
+        if lo <= int(parts[2]) < hi:
+            return int(parts[2])
+    return None
 
 
 def split_of_seed(seed: int) -> str | None:
@@ -216,4 +232,5 @@ def spec_from_config(cfg) -> SceneSpec:
 
 
 __all__ = ["FLOOR_COVERINGS", "GENERATOR_VERSION", "SPLIT_SEEDS", "SceneSpec", "generate_scene",
-           "scene_id_for", "spec_from_config", "split_of_seed", "split_seed"]
+           "scene_id_for", "seed_of_scene_id", "spec_from_config", "split_of_seed",
+           "split_seed"]

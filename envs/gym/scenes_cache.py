@@ -23,24 +23,13 @@ from envs.gym.config import EnvConfig
 from scenes.types import Scene, SceneLoadError
 
 
-def _procedural_seed(scene_id: str) -> int | None:
-    """The seed of a procedural apartment's id ``apt_<split>_<seed>`` (its seed in the split's range), else None."""
-    from scenes.generator import SPLIT_SEEDS
-
-    parts = Path(scene_id).name.split(".")[0].split("_")
-    if len(parts) == 3 and parts[0] == "apt" and parts[1] in SPLIT_SEEDS and parts[2].isdigit():
-        lo, hi = SPLIT_SEEDS[parts[1]]
-        if lo <= int(parts[2]) < hi:
-            return int(parts[2])
-    return None
-
-
 class SceneSource:
     """Maps scene keys (``seed:<int>`` or ``dataset:<scene_id>``) to :class:`Scene` objects."""
 
     def __init__(self, cfg: EnvConfig, scenes: "list[Scene] | None" = None):
         self.cfg = cfg
         self.episodes: list = []  # envs.datasets.NavigationEpisode, from cfg.episodes_path
+        self._handles: tuple[str, ...] | None = None  # the dataset's scene ids, read on first use
         self._memory = list(scenes or [])
         if self._memory:
             bad = [type(s).__name__ for s in self._memory if not isinstance(s, Scene)]
@@ -96,7 +85,9 @@ class SceneSource:
         p = Path(scene)
         if p.exists():
             return f"path:{scene}"
-        seed = _procedural_seed(scene)
+        from scenes.generator import seed_of_scene_id
+
+        seed = seed_of_scene_id(scene)
         if seed is not None:
             return f"seed:{seed}"
         if self.cfg.dataset_path is not None:
@@ -108,7 +99,7 @@ class SceneSource:
                          "or a procedural id apt_<split>_<seed>")
 
     def _dataset_handles(self) -> tuple[str, ...]:
-        if getattr(self, "_handles", None) is None:
+        if self._handles is None:
             from scenes import loader
 
             self._handles = tuple(loader.scene_ids(self.cfg.dataset_path))
