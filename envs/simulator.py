@@ -125,11 +125,10 @@ class Simulator:
         render_agent = getattr(self.backend, "render_agent", None)
         if render_agent is not None:  # a backend that renders every mount point in one pass
             obs.update(render_agent(self._state.position, self._state.heading))
-            obs["pose"] = P.pose_vector(self._state.position, self._state.heading)
-            return obs
-        for position, group in self._groups.items():
-            c2w = P.camera_to_world(self._state.position, self._state.heading, position)
-            obs.update(self.backend.render(c2w, group))
+        else:
+            for position, group in self._groups.items():
+                c2w = P.camera_to_world(self._state.position, self._state.heading, position)
+                obs.update(self.backend.render(c2w, group))
         obs["pose"] = P.pose_vector(self._state.position, self._state.heading)
         return obs
 

@@ -26,11 +26,10 @@ Example:
 
 from __future__ import annotations
 
-import warnings
-
 import glob
 import json
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any

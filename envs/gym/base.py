@@ -127,7 +127,7 @@ class VLM2NavEnv(gym.Env):
         unknown = set(options) - {"scene", "position", "heading", "episode", *self._task_options()}
         if unknown:
             raise ValueError(f"reset options: unknown keys {sorted(unknown)}")
-        if "episode" not in options and not options and self.source.episodes:
+        if not options and self.source.episodes:
             options["episode"] = self.source.episodes[self._episode_cursor % len(self.source.episodes)]
             self._episode_cursor += 1
         self.episode = None
