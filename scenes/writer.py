@@ -176,13 +176,14 @@ def write_dataset(root: str | Path, counts: Mapping[str, int], name: str = DEFAU
         files = {str(p.relative_to(d)): file_sha256(p) for p in paths.values()}
         atomic_write(_stamp_path(d, sid), json_text({"config": key, "files": files}))
         built += 1
-    write_dataset_files(d, {**_existing_splits(d), **splits}, name)
+    write_dataset_files(d, {**indexed_splits(d), **splits}, name)
     return {"dataset_dir": d, "splits": splits, "built": built, "cached": cached, "seconds": seconds}
 
 
-def _existing_splits(dataset_dir: Path) -> dict[str, list[str]]:
+def indexed_splits(dataset_dir: str | Path) -> dict[str, list[str]]:
     """The splits already indexed in ``splits.json`` whose scenes are still on disk, so that writing
     one split (``scene.splits=[val]``) keeps the others in the index."""
+    dataset_dir = Path(dataset_dir)
     index = dataset_dir / "splits.json"
     if not index.is_file():
         return {}

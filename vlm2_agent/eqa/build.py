@@ -209,21 +209,17 @@ def navgrid_path_fn(navgrid) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
 def prepare_scenes(cfg: BuildConfig, progress: bool = True) -> tuple[Path, list[str]]:
     """Write (or reuse) the split's scenes in the dataset folder; returns (dataset dir, scene ids).
 
-    ``splits.json`` keeps the other splits' lists that an earlier ``vlm2-scenes`` run wrote."""
-    from scenes.writer import write_dataset, write_dataset_files
+    ``splits.json`` keeps the other splits' lists (``write_dataset`` does that) and, for this split,
+    the scenes an earlier, larger build indexed."""
+    from scenes.writer import indexed_splits, write_dataset, write_dataset_files
 
     d = Path(cfg.scenes_root) / cfg.dataset_name
-    before: dict[str, list[str]] = {}
-    if (d / "splits.json").is_file():
-        try:
-            before = dict(json.loads((d / "splits.json").read_text()))
-        except (json.JSONDecodeError, TypeError):
-            before = {}
+    before = indexed_splits(d).get(cfg.split, [])
     summary = write_dataset(cfg.scenes_root, {cfg.split: cfg.num_scenes}, name=cfg.dataset_name, spec=cfg.scene_spec,
                             num_rooms=cfg.num_rooms, write_maps=cfg.write_maps, progress=progress)
     ids = list(summary["splits"][cfg.split])
-    merged = {**before, cfg.split: sorted(set(before.get(cfg.split, [])) | set(ids))}
-    write_dataset_files(d, merged, cfg.dataset_name)
+    if set(before) - set(ids):
+        write_dataset_files(d, {**indexed_splits(d), cfg.split: sorted(set(before) | set(ids))}, cfg.dataset_name)
     return d, ids
 
 
