@@ -3,6 +3,7 @@
 import functools
 import os
 import sys
+from contextlib import contextmanager
 
 CONFIG_PATH = "pkg://configs"
 
@@ -23,6 +24,25 @@ def reports_user_errors(main):
             raise SystemExit(2) from None
 
     return run
+
+
+@contextmanager
+def run_logger(cfg):
+    """``(run_dir, logger)`` of a Hydra app's run: its output folder and the ``logger`` group's
+    logger writing there, with the resolved config; the logger is finished however the block ends."""
+    from pathlib import Path
+
+    import hydra
+    from omegaconf import OmegaConf
+
+    from vlm2_base.logger import make_logger
+
+    run_dir = Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
+    logger = make_logger(cfg.logger, run_dir, OmegaConf.to_container(cfg, resolve=True))
+    try:
+        yield run_dir, logger
+    finally:
+        logger.finish()
 
 
 def abs_path(path: str):

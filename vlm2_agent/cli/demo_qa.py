@@ -132,7 +132,8 @@ def qa_markdown(report: Mapping[str, Any], max_questions: int = 40) -> str:
     for q in report["questions"][:max_questions]:
         text = q["question"].replace("|", "/").replace("\n", " ")
         opts = " ".join(q["options"] or [])
-        lines.append(f"| {text} {opts} | {q['truth']} | " + " | ".join(str(q[n]).replace("|", "/") for n in systems) + " |")
+        answers = " | ".join(str(q[n]).replace("|", "/") for n in systems)
+        lines.append(f"| {text} {opts} | {q['truth']} | {answers} |")
     if len(report["questions"]) > max_questions:
         lines.append(f"\n({len(report['questions']) - max_questions} more in the JSON report)")
     return "\n".join(lines) + "\n"

@@ -16,7 +16,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from vlm2_agent.cli import abs_path, reports_user_errors
+from vlm2_agent.cli import abs_path, reports_user_errors, run_logger
 
 
 def build_config(cfg: DictConfig):
@@ -42,17 +42,12 @@ def build_config(cfg: DictConfig):
 @reports_user_errors
 def main(cfg: DictConfig) -> None:
     from vlm2_agent.eqa.build import build_split, format_counts
-    from vlm2_base.logger import make_logger
 
     bcfg = build_config(cfg)
-    run_dir = Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
-    logger = make_logger(cfg.logger, run_dir, OmegaConf.to_container(cfg, resolve=True))
-    try:
+    with run_logger(cfg) as (_, logger):
         m = build_split(bcfg, progress=bool(cfg.eqa.get("progress", True)), workers=int(cfg.eqa.get("workers", 1)))
         logger.log({"eqa/questions": m["num_questions"], "eqa/episodes_recorded": m["episodes_recorded"],
                     "eqa/seconds": m["seconds"]["total"]})
-    finally:
-        logger.finish()
     out = Path(bcfg.out_root) / bcfg.split
     print(format_counts(m["counts"]))
     print(f"{m['num_questions']} questions from {len(m['episodes'])} episodes of {len(m['scenes'])} scenes "

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from vlm2_agent.cli import abs_path, reports_user_errors
+from vlm2_agent.cli import abs_path, reports_user_errors, run_logger
 
 
 def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
@@ -62,17 +62,11 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
 @reports_user_errors
 def main(cfg: DictConfig) -> None:
     from vlm2_agent.eqa.metrics import format_table
-    from vlm2_base.logger import make_logger
 
-    run_dir = Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
-    out_dir = abs_path(cfg.out_dir) if cfg.out_dir else run_dir
-    logger = make_logger(cfg.logger, run_dir, OmegaConf.to_container(cfg, resolve=True))
-    try:
-        r = run(cfg, out_dir)
+    with run_logger(cfg) as (run_dir, logger):
+        r = run(cfg, abs_path(cfg.out_dir) if cfg.out_dir else run_dir)
         table = r["result"]["table"]
         logger.log({f"eqa/{b}/overall": t["overall"] for b, t in table.items()})
-    finally:
-        logger.finish()
     if r["missing"]:
         print(f"warning: {len(r['missing'])} questions had no prediction and were scored 0")
     print(f"## {r['name']} ({len(r['result']['records'])} questions)\n")

@@ -11,12 +11,10 @@ Example (shell)::
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from vlm2_agent.cli import abs_path, reports_user_errors
+from vlm2_agent.cli import abs_path, reports_user_errors, run_logger
 
 
 def run(cfg: DictConfig) -> dict:
@@ -27,7 +25,8 @@ def run(cfg: DictConfig) -> dict:
     split_dir = abs_path(cfg.data_root) / cfg.split
     qpath = split_dir / "questions.jsonl"
     if not qpath.is_file():
-        raise FileNotFoundError(f"questions file {qpath} does not exist; build it with vlm2-eqa-build eqa.split={cfg.split}")
+        raise FileNotFoundError(f"questions file {qpath} does not exist; build it with "
+                                f"vlm2-eqa-build eqa.split={cfg.split}")
     return export(load_jsonl(qpath), EpisodeStore(split_dir / "episodes"), abs_path(cfg.out_dir),
                   progress=bool(cfg.progress))
 
@@ -35,16 +34,11 @@ def run(cfg: DictConfig) -> dict:
 @hydra.main(config_path="pkg://configs", config_name="eqa_export", version_base="1.3")
 @reports_user_errors
 def main(cfg: DictConfig) -> None:
-    from vlm2_base.logger import make_logger
-
-    run_dir = Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
-    logger = make_logger(cfg.logger, run_dir, OmegaConf.to_container(cfg, resolve=True))
-    try:
+    with run_logger(cfg) as (_, logger):
         r = run(cfg)
         logger.log({"export/videos": r["videos"], **{f"export/{t}": n for t, n in r["docs"].items()}})
-    finally:
-        logger.finish()
-    print(f"wrote {r['videos']} videos and " + ", ".join(f"{n} {t} docs" for t, n in r["docs"].items()) + f" to {r['out']}")
+    docs = ", ".join(f"{n} {t} docs" for t, n in r["docs"].items())
+    print(f"wrote {r['videos']} videos and {docs} to {r['out']}")
     print(f"next: see {r['out'] / 'README.md'}")
 
 

@@ -7,13 +7,11 @@ Example (shell)::
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from scenes.generator import SPLIT_SEEDS, spec_from_config
-from vlm2_agent.cli import abs_path, reports_user_errors
+from vlm2_agent.cli import abs_path, reports_user_errors, run_logger
 
 
 def build(cfg: DictConfig, progress: bool = True) -> dict:
@@ -32,18 +30,12 @@ def build(cfg: DictConfig, progress: bool = True) -> dict:
 @hydra.main(config_path="pkg://configs", config_name="scenes", version_base="1.3")
 @reports_user_errors
 def main(cfg: DictConfig) -> None:
-    from vlm2_base.logger import make_logger
-
-    run_dir = Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
-    logger = make_logger(cfg.logger, run_dir, OmegaConf.to_container(cfg, resolve=True))
-    try:
+    with run_logger(cfg) as (_, logger):
         summary = build(cfg)
         secs = summary["seconds"]
         mean = sum(secs) / len(secs) if secs else 0.0
         logger.log({"scenes/built": summary["built"], "scenes/cached": summary["cached"],
                     "scenes/seconds_per_scene": mean})
-    finally:
-        logger.finish()
     d = summary["dataset_dir"]
     print(f"built {summary['built']} scenes, {summary['cached']} unchanged (cached)"
           + (f", {mean:.2f} s/scene" if secs else ""))
