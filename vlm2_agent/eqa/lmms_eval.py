@@ -153,16 +153,20 @@ def _reply(rec: dict[str, Any], where: str) -> str:
 
 
 def _records(path: Path) -> Iterable[tuple[str, Any]]:
-    text = path.read_text()
-    stripped = text.lstrip()
-    if stripped.startswith("{") and '"logs"' in stripped[:2000] and path.suffix == ".json":
-        doc = json.loads(text)
-        for i, rec in enumerate(doc.get("logs") or []):
-            yield f"{path}: logs[{i}]", rec
-        return
-    for i, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            yield f"{path}:{i}", json.loads(line)
+    """``(where, record)`` of a samples file, read lazily: a JSON-lines file line by line (so telling
+    its format reads one line), the older ``.json`` with a ``logs`` list as a whole."""
+    if path.suffix == ".json":
+        with open(path) as f:
+            head = f.read(4096).lstrip()[:2000]
+        if head.startswith("{") and '"logs"' in head:
+            doc = json.loads(path.read_text())
+            for i, rec in enumerate(doc.get("logs") or []):
+                yield f"{path}: logs[{i}]", rec
+            return
+    with open(path) as f:
+        for i, line in enumerate(f, 1):
+            if line.strip():
+                yield f"{path}:{i}", json.loads(line)
 
 
 def is_lmms_samples(path: str | Path) -> bool:
