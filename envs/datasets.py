@@ -106,7 +106,9 @@ def _vector(value: Any, n: int, where: str, path: Path) -> list[float]:
     return v
 
 
-def _episode(d: Any, i: int, path: Path) -> NavigationEpisode:
+def parse_episode(d: Any, i: int, path: str | Path) -> NavigationEpisode:
+    """Episode ``i`` of a file (or a dict a caller hands to ``reset``), validated; errors name
+    ``path`` and the field. The input is not modified."""
     where = f"episodes[{i}]"
     if not isinstance(d, dict):
         raise EpisodeFileError(path, f"{where}: expected an object, got {type(d).__name__}")
@@ -119,7 +121,8 @@ def _episode(d: Any, i: int, path: Path) -> NavigationEpisode:
     for j, g in enumerate(goals):
         if not isinstance(g, dict) or "position" not in g:
             raise EpisodeFileError(path, f"{where}.goals[{j}]: expected an object with a 'position'")
-        g["position"] = _vector(g["position"], 3, f"{where}.goals[{j}].position", path)
+    goals = [{**g, "position": _vector(g["position"], 3, f"{where}.goals[{j}].position", path)}
+             for j, g in enumerate(goals)]
     category = d.get("object_category")
     if not goals and category is None:
         raise EpisodeFileError(path, f"{where}: needs 'goals' (PointNav) or 'object_category' (ObjectNav)")
@@ -146,7 +149,7 @@ def read_episodes(path: str | Path) -> EpisodeDataset:
         raise EpisodeFileError(path, f"not a (gzipped) JSON episode file: {e}") from e
     if not isinstance(doc, dict) or not isinstance(doc.get("episodes"), list):
         raise EpisodeFileError(path, "expected an object with an 'episodes' list")
-    episodes = [_episode(d, i, path) for i, d in enumerate(doc["episodes"])]
+    episodes = [parse_episode(d, i, path) for i, d in enumerate(doc["episodes"])]
     if not episodes:
         raise EpisodeFileError(path, "'episodes' is empty")
     goals = doc.get("goals_by_category") or {}
@@ -213,9 +216,7 @@ def objectnav_goals(env, episodes: Sequence[NavigationEpisode]) -> dict[str, lis
 def generate_episodes(env_id: str, num_episodes: int, seed: int = 0,
                       env_kwargs: Mapping[str, Any] | None = None) -> list[NavigationEpisode]:
     """``num_episodes`` episodes of ``env_id`` (PointNav or ObjectNav), episode ``i`` from ``reset(seed=seed + i)``."""
-    import gymnasium as gym
-
-    import envs  # noqa: F401  (registers the ids)
+    import gymnasium as gym  # the VLM2/* ids are registered: this module is inside envs
 
     kw = {"sensors": ("depth",), "sim": {"resolution": (8, 8)}, **dict(env_kwargs or {})}
     env = gym.make(env_id, **kw)
@@ -230,4 +231,4 @@ def generate_episodes(env_id: str, num_episodes: int, seed: int = 0,
 
 
 __all__ = ["EpisodeDataset", "EpisodeFileError", "NavigationEpisode", "episode_from_env", "generate_episodes",
-           "objectnav_goals", "read_episodes", "write_episodes"]
+           "objectnav_goals", "parse_episode", "read_episodes", "write_episodes"]

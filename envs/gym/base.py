@@ -153,13 +153,13 @@ class VLM2NavEnv(gym.Env):
 
     def _episode_options(self, episode, options: dict[str, Any]) -> dict[str, Any]:
         """Reset options for a habitat-lab episode (:class:`envs.datasets.NavigationEpisode` or its dict)."""
-        from envs.datasets import NavigationEpisode, _episode
+        from envs.datasets import NavigationEpisode, parse_episode
         from envs.pose import quaternion_to_heading
 
         if options:
             raise ValueError(f"reset options: 'episode' sets the scene and pose; drop {sorted(options)}")
         if not isinstance(episode, NavigationEpisode):
-            episode = _episode(episode, 0, "reset(options={'episode': ...})")
+            episode = parse_episode(episode, 0, "reset(options={'episode': ...})")
         self.episode = episode
         return {"scene": episode.scene_id, "position": episode.start_position,
                 "heading": quaternion_to_heading(episode.start_rotation), **self._episode_task_options(episode)}
