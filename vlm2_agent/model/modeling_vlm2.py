@@ -125,8 +125,8 @@ class VLM2PreTrainedModel(PreTrainedModel):
                              f"({type(e).__name__}: {str(e)[:300]})") from e
         problems = {k: list(info.get(k) or []) for k in ("missing_keys", "mismatched_keys")}
         if any(problems.values()):
-            shown = "; ".join(f"{k.replace('_', ' ')}: {[str(x) for x in v][:5]}" + (f" and {len(v) - 5} more" if len(v) > 5 else "")
-                              for k, v in problems.items() if v)
+            shown = "; ".join(f"{k.replace('_', ' ')}: {[str(x) for x in v][:5]}"
+                              + (f" and {len(v) - 5} more" if len(v) > 5 else "") for k, v in problems.items() if v)
             raise ValueError(f"{pretrained_model_name_or_path}: the checkpoint does not match the model ({shown}); "
                              "loading it would re-initialise those weights")
         return (model, info) if want_info else model

@@ -25,7 +25,6 @@ from transformers import PreTrainedTokenizerFast
 
 from .device import autocast_context, select_device
 from .memory import MemoryState
-from .configuration_vlm2 import check_local_checkpoint
 from .modeling_vlm2 import VLM2Model
 
 
@@ -42,7 +41,6 @@ class VLM2Streamer:
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, device: str | torch.device | None = None) -> "VLM2Streamer":
         """Load a model and its tokenizer.json saved together by `save_pretrained`."""
-        check_local_checkpoint(path, {})
         return cls(VLM2Model.from_pretrained(path), PreTrainedTokenizerFast.from_pretrained(path), device)
 
     def save_pretrained(self, path: str | os.PathLike) -> None:
