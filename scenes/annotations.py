@@ -300,3 +300,60 @@ def _rooms_from_regions(rd: _Reader, d: dict) -> list[Room]:
         rooms.append(Room(room_id=i, room_type=str(reg.get("label", "unknown")),
                           polygon=loop[:, [0, 2]], height=height, floor_height=floor))
     return rooms
+
+
+# ----------------------------------------------------------------------------------------- frames
+
+
+def transform_annotations(
+    objects: list[SceneObject], rooms: list[Room], doorways: list[Doorway], linear: np.ndarray, path: str | Path
+) -> tuple[list[SceneObject], list[Room], list[Doorway]]:
+    """The annotations moved by the stage's asset -> world map ``linear`` (3x3: rotation of ``up`` /
+    ``front``, then ``scale * units_to_meters``), as the geometry is.
+
+    A semantic config is read in its stage asset's frame, the way habitat-sim places a stage's
+    semantic mesh with its render mesh; for the default frame (``up +Y``, ``front -Z``, scale 1,
+    every dataset this project writes) the map is the identity and nothing changes. Rooms and
+    doorways are floor-plan shapes, so the map must keep the vertical axis vertical (a stage turned
+    on its side has no floor plan): otherwise :class:`SceneLoadError` names the file.
+    """
+    m = np.asarray(linear, float)
+    if np.allclose(m, np.eye(3)):
+        return objects, rooms, doorways
+    vertical = m @ np.array([0.0, 1.0, 0.0])
+    if (rooms or doorways) and not np.allclose(vertical[[0, 2]], 0.0, atol=1e-6 * max(abs(vertical[1]), 1.0)):
+        raise SceneLoadError(path, f"the stage's up / front turn the annotations' vertical axis to "
+                                   f"{np.round(vertical, 3).tolist()}: rooms and doorways need it to stay vertical "
+                                   "(annotations are read in the stage asset's frame)")
+    return ([_moved_object(o, m) for o in objects], [_moved_room(r, m) for r in rooms],
+            [_moved_doorway(d, m, path) for d in doorways])
+
+
+def _moved_object(obj: SceneObject, m: np.ndarray) -> SceneObject:
+    axes = m @ (np.asarray(obj.box.rotation, float) * np.asarray(obj.box.axis_lengths, float))  # columns
+    lengths = np.linalg.norm(axes, axis=0)
+    u, _, vt = np.linalg.svd(np.where(lengths > 0, axes / np.maximum(lengths, 1e-12), np.eye(3)))
+    rotation = u @ vt  # the nearest orthonormal frame (exact unless a non-uniform scale shears the box)
+    if np.linalg.det(rotation) < 0:  # a mirroring scale: flip one box axis, the box is the same
+        rotation[:, 0] *= -1
+    box = OrientedBox(center=m @ np.asarray(obj.box.center, float), axis_lengths=lengths, rotation=rotation)
+    return SceneObject(instance_id=obj.instance_id, category=obj.category, box=box, room_id=obj.room_id)
+
+
+def _moved_room(room: Room, m: np.ndarray) -> Room:
+    poly = np.asarray(room.polygon, float)
+    floor = np.column_stack([poly[:, 0], np.full(len(poly), room.floor_height), poly[:, 1]]) @ m.T
+    ceiling = np.column_stack([poly[:, 0], np.full(len(poly), room.floor_height + room.height), poly[:, 1]]) @ m.T
+    low = min(floor[0, 1], ceiling[0, 1])
+    return Room(room_id=room.room_id, room_type=room.room_type, polygon=floor[:, [0, 2]],
+                height=abs(ceiling[0, 1] - floor[0, 1]), floor_height=low)
+
+
+def _moved_doorway(door: Doorway, m: np.ndarray, path: str | Path) -> Doorway:
+    along = m @ (np.array([1.0, 0, 0]) if door.axis == "x" else np.array([0, 0, 1.0]))
+    if not (np.isclose(along[0], 0) or np.isclose(along[2], 0)):
+        raise SceneLoadError(path, f"the stage's frame turns a doorway's wall axis {door.axis!r} off the x / z axes; "
+                                   "doorways need axis-aligned walls")
+    center = m @ np.array([door.center[0], 0.0, door.center[1]])
+    return Doorway(room_a=door.room_a, room_b=door.room_b, center=center[[0, 2]],
+                   width=door.width * float(np.linalg.norm(along)), axis="x" if abs(along[0]) > abs(along[2]) else "z")

@@ -221,16 +221,6 @@ def generate_scene(seed: int, num_rooms: int | None = None, split: str = "train"
 
 
 
-def spec_from_config(cfg) -> SceneSpec:
-    """A :class:`SceneSpec` from the ``scene`` config group (any object with its fields as attributes;
-    clear errors for bad values)."""
-    plan = PlanSpec(wall_thickness=float(cfg.wall_thickness), door_width=tuple(cfg.door_width),
-                    hallway_width=tuple(cfg.hallway_width))
-    return SceneSpec(min_rooms=int(cfg.min_rooms), max_rooms=int(cfg.max_rooms),
-                     ceiling_height=tuple(cfg.ceiling_height), door_height=float(cfg.door_height),
-                     door_clear_depth=float(cfg.door_clear_depth), texture_size=int(cfg.texture_size), plan=plan)
-
-
 __all__ = ["FLOOR_COVERINGS", "GENERATOR_VERSION", "SPLIT_SEEDS", "SceneSpec", "generate_scene",
-           "scene_id_for", "seed_of_scene_id", "spec_from_config", "split_of_seed",
+           "scene_id_for", "seed_of_scene_id", "split_of_seed",
            "split_seed"]

@@ -313,11 +313,15 @@ def _expand(root: Path, entries: list, suffix: str, path: Path, where: str) -> l
             hits = [Path(p) for p in sorted(glob.glob(str(target)))]
         else:
             hits = [target]
+        found = len(out)
         for h in hits:
             if h.is_dir():
                 out.extend(sorted(h.glob(f"*{suffix}")))
             elif h.is_file() and h.name.endswith(suffix):
                 out.append(h)
+        if len(out) == found:
+            warnings.warn(f"{path}: field '{where}[{i}]': {entry!r} names no *{suffix} file under {root}; "
+                          "its scenes are missing from the dataset", stacklevel=3)
     return list(dict.fromkeys(out))
 
 

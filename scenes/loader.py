@@ -21,7 +21,9 @@ where ``R`` turns the stage's ``up`` into +Y and its ``front`` into -Z (so world
 -Z forward). Stage configs default to ``up = [0, 1, 0]``, ``front = [0, 0, -1]``, ``scale = 1``,
 ``units_to_meters = 1``. A scene instance's ``uniform_scale`` / ``non_uniform_scale`` multiply
 ``scale``; like habitat-sim we apply neither the stage's ``origin`` nor a stage instance's
-``translation``. Semantic configs (rooms, objects) are already in world coordinates.
+``translation``. Semantic configs (rooms, objects) are in the stage asset's frame and move with the
+geometry (:func:`scenes.annotations.transform_annotations`; the identity for the default frame).
+Every loaded scene then passes :func:`scenes.validate.check_scene` (finite, in-room, rooms with area).
 
 Instance ids come from glb node names ``object_<id>_<category>``; every other node is structure
 (id 0). ``MeshPart.uv`` follows trimesh (origin at the image's lower-left, v up); ``texture`` rows
@@ -43,8 +45,9 @@ from pathlib import Path
 import numpy as np
 
 from scenes import habitat_config as hc
-from scenes.annotations import annotations_from_dict
+from scenes.annotations import annotations_from_dict, transform_annotations
 from scenes.types import BACKGROUND_ID, MeshPart, Scene, SceneLoadError
+from scenes.validate import check_scene
 
 __all__ = ["load", "load_stage", "read_glb", "instance_id_from_name"]
 
@@ -114,7 +117,8 @@ def load_stage(
     if extra_scale is not None:
         stage = dataclasses.replace(stage, scale=np.asarray(stage.scale, float) * extra_scale)
     meshes = read_glb(stage.render_asset, stage.transform())
-    return Scene(scene_id=scene_id or stage.name, meshes=meshes, source=str(stage.source or stage.render_asset))
+    scene = Scene(scene_id=scene_id or stage.name, meshes=meshes, source=str(stage.source or stage.render_asset))
+    return check_scene(scene, stage.render_asset)
 
 
 def _load_from_dataset(config: Path, scene_id: str | None) -> Scene:
@@ -159,7 +163,9 @@ def _load_instance(path: Path, ds: hc.SceneDataset | None = None) -> Scene:
             path, f"field 'stage_instance.template_name': no stage named {inst.stage_template!r} "
             f"(looked for a dataset template, {inst.stage_template}{hc.STAGE_SUFFIX} and a .glb under {root})"
         )
-    scene = load_stage(stage, inst.name, extra_scale=inst.stage_scale)
+    if inst.stage_scale is not None:
+        stage = dataclasses.replace(stage, scale=np.asarray(stage.scale, float) * inst.stage_scale)
+    scene = load_stage(stage, inst.name)
     scene.source = str(path)
     if inst.semantic_scene:
         sem = ds.semantic_config(inst.semantic_scene, path.parent) if ds else None
@@ -168,7 +174,10 @@ def _load_instance(path: Path, ds: hc.SceneDataset | None = None) -> Scene:
             warnings.warn(f"{path}: semantic scene {inst.semantic_scene!r} not found; loading without "
                           "semantics", stacklevel=3)
         else:
-            scene.objects, scene.rooms, scene.doorways = annotations_from_dict(hc.read_json(sem), sem)
+            annotations = annotations_from_dict(hc.read_json(sem), sem)
+            scene.objects, scene.rooms, scene.doorways = transform_annotations(
+                *annotations, stage.transform()[:3, :3], sem)
+            check_scene(scene, sem)
     return scene
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from scenes.annotations import annotations_to_dict
 from scenes.types import MeshPart, Scene
-from vlm2_base.io import atomic_write, json_text
+from vlm2_base.io import atomic_write, folder_lock, json_text
 
 DEFAULT_NAME = "vlm2_apartments"
 
@@ -161,22 +161,23 @@ def write_dataset(root: str | Path, counts: Mapping[str, int], name: str = DEFAU
     jobs = [(split, split_seed(split, i)) for split, n in counts.items() for i in range(int(n))]
     splits: dict[str, list[str]] = {split: [] for split in counts}
     built, cached, seconds = 0, 0, []
-    for split, seed in tqdm(jobs, desc=f"scenes -> {d}", unit="scene", disable=not progress):
-        sid = scene_id_for(split, seed)
-        splits[split].append(sid)
-        key = config_hash({"spec": spec.to_dict(), "num_rooms": num_rooms, "seed": seed, "split": split,
-                           "maps": write_maps})
-        if use_cache and _is_cached(d, sid, key):
-            cached += 1
-            continue
-        t0 = time.perf_counter()
-        paths = write_scene(generate_scene(seed, num_rooms=num_rooms, split=split, spec=spec), d, seed, split,
-                            write_map=write_maps)
-        seconds.append(time.perf_counter() - t0)
-        files = {str(p.relative_to(d)): file_sha256(p) for p in paths.values()}
-        atomic_write(_stamp_path(d, sid), json_text({"config": key, "files": files}))
-        built += 1
-    write_dataset_files(d, {**indexed_splits(d), **splits}, name)
+    with folder_lock(d, "scene dataset"):
+        for split, seed in tqdm(jobs, desc=f"scenes -> {d}", unit="scene", disable=not progress):
+            sid = scene_id_for(split, seed)
+            splits[split].append(sid)
+            key = config_hash({"spec": spec.to_dict(), "num_rooms": num_rooms, "seed": seed, "split": split,
+                               "maps": write_maps})
+            if use_cache and _is_cached(d, sid, key):
+                cached += 1
+                continue
+            t0 = time.perf_counter()
+            paths = write_scene(generate_scene(seed, num_rooms=num_rooms, split=split, spec=spec), d, seed, split,
+                                write_map=write_maps)
+            seconds.append(time.perf_counter() - t0)
+            files = {str(p.relative_to(d)): file_sha256(p) for p in paths.values()}
+            atomic_write(_stamp_path(d, sid), json_text({"config": key, "files": files}))
+            built += 1
+        write_dataset_files(d, {**indexed_splits(d), **splits}, name)
     return {"dataset_dir": d, "splits": splits, "built": built, "cached": cached, "seconds": seconds}
 
 

@@ -100,6 +100,41 @@ def test_resume_skips_complete_episodes_and_redoes_a_half_written_one(built, tmp
     assert m["episodes_skipped"] == 2 and m["episodes_recorded"] == 0
 
 
+def test_a_changed_tour_budget_records_again(built, tmp_path):
+    root, cfg, _ = built
+    work = tiny_config(root)
+    work.out_root = str(tmp_path / "budget")
+    shutil.copytree(Path(cfg.out_root), work.out_root)
+    work.episodes = {"short": {"count": 2, "budget": 12}}
+    m = build_split(work, progress=False)
+    assert m["episodes_recorded"] == 2 and m["episodes_skipped"] == 0
+    store = EpisodeStore(Path(work.out_root) / "test" / "episodes")
+    for eid in store.episode_ids():
+        log = store.log(eid)
+        assert log.meta["tour_budget"] == 12 and log.num_frames <= 13
+
+
+def test_a_second_build_of_the_same_split_is_refused_while_one_runs(built):
+    from vlm2_base.io import FolderLockedError
+
+    root, cfg, _ = built
+    code = ("import sys, time; from vlm2_base.io import folder_lock\n"
+            f"with folder_lock({str(Path(cfg.out_root) / 'test')!r}):\n"
+            "    print('held', flush=True); time.sleep(60)")
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(FolderLockedError, match=f"pid {holder.pid}.*EQA split"):
+            build_split(tiny_config(root), progress=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert build_split(tiny_config(root), progress=False)["episodes_skipped"] == 2  # free again
+
+
 def _eval_cfg(questions: Path, predictions: Path, allow_missing: bool = False, benchmark: str | None = None):
     return OmegaConf.create({"split": "test", "data_root": "unused", "questions": str(questions),
                              "predictions": str(predictions), "baseline": None, "train_questions": None, "seed": 0,

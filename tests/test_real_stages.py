@@ -61,6 +61,6 @@ def test_episode_refuses_a_bad_fps_before_recording(tmp_path):
 
     with initialize_config_module(config_module="configs", version_base="1.3"):
         cfg = compose("episode", overrides=["fps=0", "logger=none", "task.tour=10"])
-    with pytest.raises(ValueError, match="fps=0: expected a positive number"):
+    with pytest.raises(ValueError, match="fps=0(\.0)?: expected a positive number"):
         run_episode(cfg, tmp_path / "run")
     assert not (tmp_path / "run").exists()

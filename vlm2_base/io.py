@@ -100,4 +100,59 @@ def atomic_savefig(fig, path: str | Path, close: bool = True, **savefig_kwargs) 
     return atomic_write(path, buf.getvalue())
 
 
-__all__ = ["atomic_open", "atomic_path", "atomic_savefig", "atomic_write", "json_text", "write_json"]
+_HELD_LOCKS: dict[str, int] = {}  # lock files this process holds, and how deep
+
+
+class FolderLockedError(ValueError):
+    """Another process holds the folder's write lock (see :func:`folder_lock`)."""
+
+
+@contextmanager
+def folder_lock(folder: str | Path, what: str = "output") -> Iterator[Path]:
+    """Hold ``<folder>/.lock`` (an exclusive ``flock``) for the block, so that two processes never
+    write the same folder at once; a second writer fails at once with :class:`FolderLockedError`
+    naming the folder and the holder's pid. The kernel drops the lock when its holder exits, so a
+    killed run leaves no stale lock.
+
+    Example:
+        >>> import tempfile
+        >>> d = tempfile.mkdtemp()
+        >>> with folder_lock(d):
+        ...     pass
+    """
+    import fcntl
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / ".lock"
+    key = str(path.resolve())
+    if key in _HELD_LOCKS:  # re-entered by the holder (a build that writes scenes under its own lock)
+        _HELD_LOCKS[key] += 1
+        try:
+            yield path
+        finally:
+            _HELD_LOCKS[key] -= 1
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise FolderLockedError(
+                f"{folder}: another process (pid {holder}) is writing this {what} folder; wait for it to "
+                f"finish or choose another folder (lock file {path})") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        _HELD_LOCKS[key] = 1
+        try:
+            yield path
+        finally:
+            del _HELD_LOCKS[key]
+            os.ftruncate(fd, 0)  # a finished folder's bytes do not depend on who wrote it
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+__all__ = ["FolderLockedError", "atomic_open", "atomic_path", "atomic_savefig", "atomic_write", "folder_lock",
+           "json_text", "write_json"]

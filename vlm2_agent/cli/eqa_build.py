@@ -21,7 +21,7 @@ from vlm2_agent.cli import abs_path, reports_user_errors, run_logger
 
 def build_config(cfg: DictConfig):
     """A :class:`~vlm2_agent.eqa.build.BuildConfig` from the ``eqa`` and ``scene`` groups."""
-    from scenes.generator import spec_from_config
+    from scenes.config import SceneDatasetConfig
     from vlm2_agent.eqa.build import BuildConfig
 
     eqa = OmegaConf.to_container(cfg.eqa, resolve=True)
@@ -32,10 +32,10 @@ def build_config(cfg: DictConfig):
         if eqa.get("split") not in n:
             raise ValueError(f"eqa.num_scenes: no entry for split {eqa.get('split')!r} (have {sorted(n)})")
         n = n[eqa["split"]]
-    sc = cfg.scene
+    sc = SceneDatasetConfig.from_config(cfg.scene)
     return BuildConfig.from_mapping(
         eqa, num_scenes=n, out_root=str(abs_path(eqa.get("out_root", "data/eqa"))), scenes_root=str(abs_path(sc.root)),
-        dataset_name=sc.name, num_rooms=sc.num_rooms, write_maps=bool(sc.maps), scene_spec=spec_from_config(sc))
+        dataset_name=sc.name, num_rooms=sc.num_rooms, write_maps=sc.maps, scene_spec=sc.spec())
 
 
 @hydra.main(config_path="pkg://configs", config_name="eqa_build", version_base="1.3")

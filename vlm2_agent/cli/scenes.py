@@ -10,7 +10,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from scenes.generator import SPLIT_SEEDS, spec_from_config
+from scenes.config import SceneDatasetConfig
 from vlm2_agent.cli import abs_path, reports_user_errors, run_logger
 
 
@@ -18,13 +18,9 @@ def build(cfg: DictConfig, progress: bool = True) -> dict:
     """Build the splits named in ``cfg.scene.splits``; returns :func:`scenes.writer.write_dataset`'s summary."""
     from scenes.writer import write_dataset
 
-    sc = cfg.scene
-    unknown = [s for s in sc.splits if s not in SPLIT_SEEDS]
-    if unknown:
-        raise ValueError(f"scene.splits: expected names from {list(SPLIT_SEEDS)}, got {unknown}")
-    counts = {s: int(sc.num_scenes.get(s, 0)) for s in sc.splits}
-    return write_dataset(abs_path(sc.root), counts, name=sc.name, spec=spec_from_config(sc), num_rooms=sc.num_rooms,
-                         write_maps=bool(sc.maps), progress=progress, use_cache=bool(sc.cache))
+    sc = SceneDatasetConfig.from_config(cfg.scene)
+    return write_dataset(abs_path(sc.root), sc.counts(), name=sc.name, spec=sc.spec(), num_rooms=sc.num_rooms,
+                         write_maps=sc.maps, progress=progress, use_cache=sc.cache)
 
 
 @hydra.main(config_path="pkg://configs", config_name="scenes", version_base="1.3")

@@ -29,6 +29,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     from stable_baselines3.common.callbacks import CallbackList, CheckpointCallback
 
     from vlm2_agent.policy.algorithms import PolicyActor, build_model, load_model
+    from vlm2_agent.policy.backbone import check_backbone_checkpoint
     from vlm2_agent.policy.config import PolicyConfig
     from vlm2_agent.policy.training import evaluate_nav, make_vec_env, nav_metrics_callback, write_json
     from vlm2_base.logger import make_logger
@@ -38,6 +39,10 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         torch.set_num_threads(pcfg.torch_threads)  # 2 shared cores: more threads only contend
     if pcfg.vlm2.checkpoint:
         pcfg.vlm2.checkpoint = str(abs_path(pcfg.vlm2.checkpoint))
+        if pcfg.extractor == "vlm2" or pcfg.memory is not None:
+            check_backbone_checkpoint(pcfg.vlm2.checkpoint)  # before the baseline episodes, not after
+    if cfg.resume and not abs_path(cfg.resume).is_file():
+        raise FileNotFoundError(f"resume={cfg.resume!r}: no such file (an SB3 .zip written by vlm2-train-policy)")
     seed = int(cfg.seed)
     logger = make_logger(cfg.logger, run_dir, OmegaConf.to_container(cfg, resolve=True))
     summary: dict = {"config": pcfg.to_dict(), "seed": seed}
@@ -81,8 +86,11 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
 @hydra.main(config_path="pkg://configs", config_name="train_policy", version_base="1.3")
 @reports_user_errors
 def main(cfg: DictConfig) -> None:
+    from vlm2_base.io import folder_lock
+
     run_dir = Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
-    s = train(cfg, run_dir)
+    with folder_lock(run_dir, "policy training run"):
+        s = train(cfg, run_dir)
     if "eval" in s:
         e = s["eval"]
         print(f"test split: success {e['success']:.3f}  SPL {e['spl']:.3f}  return {e['reward']:.2f} "

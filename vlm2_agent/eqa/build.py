@@ -18,7 +18,7 @@ frames; Short < 240 frames (< 60 s), Mid 240-480, Long > 480. A question's horiz
 its video length, so a tour that ends early is counted where its length puts it.
 
 Resumable and deterministic: episode ``k`` of horizon ``h`` in scene ``s`` is seeded by
-``(seed, s, h, k)``; a complete episode folder with the same recording and question keys is skipped,
+``(seed, s, h, k)``; a complete episode folder with the same recording and question keys and tour budget is skipped,
 one whose recording matches but whose questions are stale (a new generator version or ``gen``
 config) is asked again from its stored log without rendering, and a half-written one is redone.
 
@@ -45,6 +45,7 @@ import numpy as np
 
 from envs.episode_log import DEFAULT_FPS, EpisodeLog
 from scenes.types import Scene
+from vlm2_base.io import atomic_write, folder_lock
 
 from .audit.prune import PruneConfig, prune_bias
 from .question import BENCHMARK_VERSION, Question, load_jsonl, save_jsonl
@@ -214,12 +215,14 @@ def prepare_scenes(cfg: BuildConfig, progress: bool = True) -> tuple[Path, list[
     from scenes.writer import indexed_splits, write_dataset, write_dataset_files
 
     d = Path(cfg.scenes_root) / cfg.dataset_name
-    before = indexed_splits(d).get(cfg.split, [])
-    summary = write_dataset(cfg.scenes_root, {cfg.split: cfg.num_scenes}, name=cfg.dataset_name, spec=cfg.scene_spec,
-                            num_rooms=cfg.num_rooms, write_maps=cfg.write_maps, progress=progress)
-    ids = list(summary["splits"][cfg.split])
-    if set(before) - set(ids):
-        write_dataset_files(d, {**indexed_splits(d), cfg.split: sorted(set(before) | set(ids))}, cfg.dataset_name)
+    with folder_lock(d, "scene dataset"):
+        before = indexed_splits(d).get(cfg.split, [])
+        summary = write_dataset(cfg.scenes_root, {cfg.split: cfg.num_scenes}, name=cfg.dataset_name,
+                                spec=cfg.scene_spec, num_rooms=cfg.num_rooms, write_maps=cfg.write_maps,
+                                progress=progress)
+        ids = list(summary["splits"][cfg.split])
+        if set(before) - set(ids):
+            write_dataset_files(d, {**indexed_splits(d), cfg.split: sorted(set(before) | set(ids))}, cfg.dataset_name)
     return d, ids
 
 
@@ -282,15 +285,16 @@ def ask_again(store: EpisodeStore, cfg: BuildConfig, scene: Scene, eid: str, pat
     return questions
 
 
-def episode_status(store: EpisodeStore, eid: str, cfg: BuildConfig) -> str:
-    """``"done"``, ``"ask"`` (the recording matches, the questions are stale) or ``"record"``."""
+def episode_status(store: EpisodeStore, eid: str, cfg: BuildConfig, budget: int) -> str:
+    """``"done"``, ``"ask"`` (the recording matches, the questions are stale) or ``"record"`` (none,
+    half-written, or recorded under another recording key or tour budget)."""
     try:
         if not store.has(eid):
             return "record"
         meta = store.meta(eid)
     except (OSError, ValueError):
         return "record"
-    if meta.get("recording_key") != cfg.recording_key():
+    if meta.get("recording_key") != cfg.recording_key() or meta.get("tour_budget") != int(budget):
         return "record"
     return "done" if meta.get("question_key") == cfg.question_key() else "ask"
 
@@ -319,17 +323,23 @@ def _record_scene(job: tuple[BuildConfig, str, str, list[tuple[str, int, int]], 
 
 def build_split(cfg: BuildConfig, progress: bool = True, workers: int = 1) -> dict[str, Any]:
     """Build (or resume) ``cfg.split``, recording scenes in ``workers`` processes; returns the
-    manifest (also written to ``manifest.json``)."""
+    manifest (also written to ``manifest.json``). The split folder is locked while it is written."""
+    cfg.validate()
+    with folder_lock(Path(cfg.out_root) / cfg.split, "EQA split"):
+        return _build_split(cfg, progress, workers)
+
+
+def _build_split(cfg: BuildConfig, progress: bool, workers: int) -> dict[str, Any]:
     from tqdm import tqdm
 
-    cfg.validate()
     t0 = time.perf_counter()
     dataset_dir, scene_ids = prepare_scenes(cfg, progress=progress)
     t_scenes = time.perf_counter() - t0
     out = Path(cfg.out_root) / cfg.split
     store = EpisodeStore(out / "episodes")
     key, plan = cfg.build_key(), cfg.episode_plan()
-    status = {(sid, p): episode_status(store, episode_id(sid, p[0], p[1]), cfg) for sid in scene_ids for p in plan}
+    status = {(sid, p): episode_status(store, episode_id(sid, p[0], p[1]), cfg, p[2]) for sid in scene_ids
+              for p in plan}
     todo = {sid: [p for p in plan if status[(sid, p)] == "record"] for sid in scene_ids}
     stale = {sid: [episode_id(sid, p[0], p[1]) for p in plan if status[(sid, p)] == "ask"] for sid in scene_ids}
     skipped = sum(v == "done" for v in status.values())
@@ -364,8 +374,6 @@ def build_split(cfg: BuildConfig, progress: bool = True, workers: int = 1) -> di
                    if f.name not in ("scene_spec", "out_root", "scenes_root")},
         "hashes": split_hashes(out, episodes),
     }
-    from vlm2_base.io import atomic_write
-
     atomic_write(out / "manifest.json", json.dumps(manifest, indent=1, default=list) + "\n")
     # wall times of this run only (a resumed run skips recorded episodes), kept out of the manifest so
     # that a rebuild from the same seeds gives the same bytes

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import os
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +200,14 @@ class VLM2Config(PreTrainedConfig):
 
 
 
+def _field_types() -> dict[str, Any]:
+    """The types of VLM2Config's own fields (``typing.get_type_hints`` would also resolve every
+    annotation of PreTrainedConfig, some of which name modules not imported here)."""
+    namespace = {**vars(typing), **globals()}
+    return {k: eval(v, namespace) if isinstance(v, str) else v  # our own source's annotations
+            for k, v in VLM2Config.__annotations__.items() if not k.startswith("_")}
+
+
 def config_from_hydra(model_cfg, memory_cfg=None, **overrides) -> VLM2Config:
     """Merge the `model` and `memory` Hydra groups (their `name` keys dropped) into a VLM2Config.
 
@@ -207,14 +216,21 @@ def config_from_hydra(model_cfg, memory_cfg=None, **overrides) -> VLM2Config:
         >>> config_from_hydra(OmegaConf.create({"name": "t", "memory_mode": "working"})).memory_mode
         'working'
     """
+    from huggingface_hub.errors import StrictDataclassError
     from omegaconf import OmegaConf
 
+    from vlm2_base.config import check_fields
+
+    hints = _field_types()
     merged: dict = {}
-    for part in (model_cfg, memory_cfg):
+    for group, part in (("model", model_cfg), ("memory", memory_cfg)):
         if part is not None:
             d = OmegaConf.to_container(part, resolve=True) if OmegaConf.is_config(part) else dict(part)
             d.pop("name", None)
-            merged.update(d)
+            merged.update(check_fields(VLM2Config, d, group, hints=hints))
     merged.update(overrides)
-    return VLM2Config(**merged)
+    try:
+        return VLM2Config(**merged)
+    except StrictDataclassError as e:  # a sub-config's own field check (vision_config / text_config)
+        raise ValueError(f"model: {e}") from None
 __all__ = ["VLM2Config", "config_from_hydra", "GEOMETRY_SOURCES", "FUSION_MODES", "MEMORY_MODES"]

@@ -26,6 +26,15 @@ from envs.render.camera import intrinsics
 _LANGUAGE_PARTS = ("lm", "projector", "segment_embed")
 
 
+def check_backbone_checkpoint(checkpoint: str | Path) -> Path:
+    """``checkpoint`` as a Path; ``FileNotFoundError`` naming it unless it is a folder with config.json."""
+    path = Path(checkpoint)
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"VLM2 checkpoint {str(path)!r}: expected a folder with config.json "
+                                "and model weights (VLM2Model.save_pretrained)")
+    return path
+
+
 def build_backbone(config: Mapping[str, Any] | None = None, checkpoint: str | Path | None = None,
                    seed: int = 0):
     """A ``VLM2Model`` in eval mode: loaded from ``checkpoint`` if given, else built from ``config``
@@ -36,10 +45,7 @@ def build_backbone(config: Mapping[str, Any] | None = None, checkpoint: str | Pa
     from vlm2_agent.model import VLM2Config, VLM2Model
 
     if checkpoint is not None:
-        path = Path(checkpoint)
-        if not (path / "config.json").is_file():
-            raise FileNotFoundError(f"VLM2 checkpoint {str(path)!r}: expected a folder with config.json "
-                                    "and model weights (VLM2Model.save_pretrained)")
+        path = check_backbone_checkpoint(checkpoint)
         model = VLM2Model.from_pretrained(path)
         if config:
             # Memory settings may be switched on a trained model (e.g. ablations): they add no weights

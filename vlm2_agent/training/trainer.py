@@ -19,6 +19,7 @@ Example (Python; the CLI is ``vlm2-train``)::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -36,7 +37,7 @@ from tqdm import tqdm
 from vlm2_agent.model import VLM2Model, VLM2Streamer, build_tokenizer
 from vlm2_agent.model.configuration_vlm2 import config_from_hydra
 from vlm2_agent.model.device import autocast_context, select_device
-from vlm2_base.io import atomic_write
+from vlm2_base.io import atomic_write, folder_lock
 from vlm2_base.logger import NullLogger
 
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -352,9 +353,14 @@ class Trainer:
         return self.step
 
     def fit(self) -> dict[str, Any]:
-        """Train to ``max_steps`` (or ``stop_after``), then save the model and evaluate on the test split."""
-        cfg = self.cfg
+        """Train to ``max_steps`` (or ``stop_after``), then save the model and evaluate on the test split.
+        The main process holds the run dir's lock: a second run on the same folder stops at once."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        with folder_lock(self.run_dir, "training run") if self.is_main else contextlib.nullcontext():
+            return self._fit()
+
+    def _fit(self) -> dict[str, Any]:
+        cfg = self.cfg
         self._check_resume_config()
         start = self.resume()
         stop = cfg.stop_after or cfg.max_steps
