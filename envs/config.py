@@ -21,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
+from vlm2_base.config import check_value
+
 SENSOR_TYPES = ("rgb", "depth", "semantic")
 BACKENDS = ("gl", "habitat")
 RESERVED_KEYS = ("pose",)  # observation keys the simulator adds itself
@@ -103,7 +105,12 @@ class SimulatorConfig:
             raise ValueError(f"SimulatorConfig: need 0 < near < far (metres), got near={self.near!r}, far={self.far!r}")
         if isinstance(self.sensor_types, str):
             raise ValueError(f"SimulatorConfig.sensor_types must be a list of types, got the string {self.sensor_types!r}")
-        self.sensor_types = tuple(self.sensor_types)
+        if self.sensors is None:
+            self.sensor_types = check_value(self.sensor_types, tuple[str, ...], "SimulatorConfig.sensor_types")
+        elif isinstance(self.sensors, (str, bytes, Mapping)) or not isinstance(self.sensors, Sequence):
+            raise ValueError(f"SimulatorConfig.sensors must be null or a list of sensor specs, got {self.sensors!r}")
+        else:  # the explicit list wins; sensor_types is not read
+            self.sensor_types = tuple(self.sensor_types) if isinstance(self.sensor_types, Sequence) else ()
         if self.sensors is None:
             pos = (0.0, float(self.sensor_height), 0.0)
             self.sensors = tuple(SensorSpec(t, t, self.resolution, self.hfov, pos) for t in self.sensor_types)

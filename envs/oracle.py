@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 from envs.agent import Action, AgentKinematics, AgentState, heading_towards
-from envs.pose import wrap_angle
 from envs.measures import POINTNAV_SUCCESS_DISTANCE
 from envs.navigation import NavGrid
+from envs.pose import wrap_angle
 
 
 class ShortestPathFollower:

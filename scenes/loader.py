@@ -255,8 +255,8 @@ def read_glb(path: str | Path, transform: np.ndarray | None = None) -> list[Mesh
             continue  # points and lines carry no surface to render
         try:
             parts.append(_mesh_part(str(node), geom, world @ node_tf, textures))
-        except (ValueError, TypeError, IndexError) as e:
-            raise SceneLoadError(path, f"node {node!r}: malformed mesh data: {e}") from None
+        except Exception as e:  # numpy, trimesh and PIL (a texture decoded here) raise many types
+            raise SceneLoadError(path, f"node {node!r}: malformed mesh data: {type(e).__name__}: {e}") from None
     return parts
 
 

@@ -211,7 +211,7 @@ def test_config_errors_name_field_and_fix():
         config(memory_mode="fifo")
     with pytest.raises(ValueError, match="set use_a3pi=False"):
         config(geometry_source="none")
-    with pytest.raises(ValueError, match="image_size=30 must be an int multiple of patch_size=8"):
+    with pytest.raises(ValueError, match="image_size=30 must be a positive int multiple of patch_size=8"):
         config(vision_config={**VISION, "image_size": 30})
     with pytest.raises(ValueError, match="cam_to_world"):
         build().encode_frames(torch.zeros(1, 3, 32, 32))

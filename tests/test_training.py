@@ -4,6 +4,7 @@ weights as an uninterrupted one), plus a one-process gloo DDP run."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from pathlib import Path
@@ -236,6 +237,25 @@ def test_resume_under_a_changed_config_is_refused_naming_the_fields(data_root, t
         _trainer(data_root, tmp_path / "run", lr=0.5, **kw).fit()
     # stopping later, logging or evaluating differently is a resume, not a new run
     assert _trainer(data_root, tmp_path / "run", stop_after=4, log_every=1, **kw).fit()["step"] == 4
+    # train.resume=false starts anew under the changed config, overwriting the checkpoint
+    assert _trainer(data_root, tmp_path / "run", lr=0.5, stop_after=1, resume=False, **kw).fit()["step"] == 1
+    saved = json.loads((tmp_path / "run" / "train_config.json").read_text())
+    assert saved["train"]["lr"] == 0.5 and torch.load(tmp_path / "run" / "checkpoints" / "last.pt")["step"] == 1
+
+
+def test_a_corrupt_checkpoint_is_refused_naming_it(tmp_path):
+    from vlm2_agent.training.checkpoint import load_checkpoint, save_checkpoint
+
+    m = torch.nn.Linear(2, 2)
+    opt = torch.optim.AdamW(m.parameters())
+    sch = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    path = save_checkpoint(tmp_path / "last.pt", m, opt, sch, step=3)
+    path.write_bytes(path.read_bytes()[:-200])
+    with pytest.raises(ValueError, match=r"last.pt: cannot be read .*train.resume=false"):
+        load_checkpoint(path, m, opt, sch)
+    save_checkpoint(path, torch.nn.Linear(3, 2), opt, sch, step=3)
+    with pytest.raises(ValueError, match=r"last.pt: does not fit this run \(RuntimeError"):
+        load_checkpoint(path, m, opt, sch)
 
 
 def test_diagnostics_flag_a_model_that_ignores_its_video():

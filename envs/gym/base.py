@@ -62,7 +62,6 @@ from envs.gym.config import EnvConfig
 from envs.gym.scenes_cache import SceneSource, SceneWorld, WorldCache
 
 
-
 class VLM2NavEnv(gym.Env):
     """Base class. ``config`` is an :class:`EnvConfig` or a mapping of its fields; keyword arguments
     override single fields (what ``gym.make(id, **kwargs)`` passes). ``scenes``: an in-memory pool of

@@ -33,7 +33,6 @@ from envs.render.geometry import VERTEX_ATTRIBUTES, VERTEX_FORMAT, pack_parts
 from envs.render.portals import RoomVisibility
 from scenes.types import Scene
 
-
 #: Bumped whenever a change to the shaders or the render pass changes the pixels of a frame.
 RENDERER_VERSION = 1
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, open_dict
 
-from vlm2_agent.cli import reports_user_errors
+from vlm2_agent.cli import vlm2_app
 
 os.environ.setdefault("EGL_PLATFORM", "surfaceless")
 
@@ -46,8 +46,7 @@ def render_views(dataset_dir: Path, scene_ids: list[str], cfg: DictConfig) -> li
     return paths
 
 
-@hydra.main(config_path="pkg://configs", config_name="demo", version_base="1.3")
-@reports_user_errors
+@vlm2_app("demo")
 def main(cfg: DictConfig) -> None:
     from vlm2_agent.cli.episode import run_episode
     from vlm2_agent.cli.scenes import build

@@ -19,11 +19,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from vlm2_agent.cli import reports_user_errors
+from vlm2_agent.cli import vlm2_app
 from vlm2_base.io import atomic_savefig
 
 os.environ.setdefault("EGL_PLATFORM", "surfaceless")
@@ -103,8 +102,7 @@ def run_episode(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str,
     return {"video": video, "episode_log": log_dir, "topdown": topdown}
 
 
-@hydra.main(config_path="pkg://configs", config_name="episode", version_base="1.3")
-@reports_user_errors
+@vlm2_app("episode")
 def main(cfg: DictConfig) -> None:
     for name, path in run_episode(cfg).items():
         print(f"{name}: {path}")

@@ -18,13 +18,19 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from vlm2_agent.cli import abs_path, reports_user_errors
+from vlm2_agent.cli import abs_path, vlm2_app
 
 
 def run(cfg: DictConfig, out_dir: Path) -> dict:
     """Audit the split (and the comparison build); returns ``{name: result}``."""
     from vlm2_agent.eqa.audit import audit_split
-    from vlm2_agent.eqa.audit.report import counts_markdown, markdown, plot_answer_histograms, plot_audit, save_json
+    from vlm2_agent.eqa.audit.report import (
+        counts_markdown,
+        markdown,
+        plot_answer_histograms,
+        plot_audit,
+        save_json,
+    )
     from vlm2_agent.eqa.question import BENCHMARK_VERSION, load_jsonl
 
     runs = {BENCHMARK_VERSION: dict(data_root=abs_path(cfg.data_root), scenes_root=abs_path(cfg.scenes_root),
@@ -56,8 +62,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     return results
 
 
-@hydra.main(config_path="pkg://configs", config_name="eqa_audit", version_base="1.3")
-@reports_user_errors
+@vlm2_app("eqa_audit")
 def main(cfg: DictConfig) -> None:
     out_dir = abs_path(cfg.out_dir) if cfg.out_dir else Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

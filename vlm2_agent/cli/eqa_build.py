@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from vlm2_agent.cli import abs_path, reports_user_errors, run_logger
+from vlm2_agent.cli import abs_path, run_logger, vlm2_app
 
 
 def build_config(cfg: DictConfig):
@@ -28,18 +27,24 @@ def build_config(cfg: DictConfig):
     eqa.pop("progress", None)
     eqa.pop("workers", None)
     n = eqa.pop("num_scenes")
+    if not isinstance(eqa.get("split"), str):
+        raise ValueError(f"eqa.split: expected one of train, val, test, got {eqa.get('split')!r}")
     if isinstance(n, dict):
         if eqa.get("split") not in n:
             raise ValueError(f"eqa.num_scenes: no entry for split {eqa.get('split')!r} (have {sorted(n)})")
         n = n[eqa["split"]]
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"eqa.num_scenes.{eqa['split']}: expected a positive int, got {n!r}")
+    out_root = eqa.get("out_root", "data/eqa")
+    if not isinstance(out_root, str) or not out_root:
+        raise ValueError(f"eqa.out_root: expected a folder path, got {out_root!r}")
     sc = SceneDatasetConfig.from_config(cfg.scene)
     return BuildConfig.from_mapping(
-        eqa, num_scenes=n, out_root=str(abs_path(eqa.get("out_root", "data/eqa"))), scenes_root=str(abs_path(sc.root)),
+        eqa, num_scenes=n, out_root=str(abs_path(out_root)), scenes_root=str(abs_path(sc.root)),
         dataset_name=sc.name, num_rooms=sc.num_rooms, write_maps=sc.maps, scene_spec=sc.spec())
 
 
-@hydra.main(config_path="pkg://configs", config_name="eqa_build", version_base="1.3")
-@reports_user_errors
+@vlm2_app("eqa_build")
 def main(cfg: DictConfig) -> None:
     from vlm2_agent.eqa.build import build_split, format_counts
 

@@ -15,15 +15,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import hydra
 from omegaconf import DictConfig
 
-from vlm2_agent.cli import abs_path, reports_user_errors, run_logger
+from vlm2_agent.cli import abs_path, run_logger, vlm2_app
 
 
 def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     """Score what ``cfg`` names; returns ``{"result", "paths", "name", "missing"}``."""
-    from vlm2_agent.eqa.evaluate import baseline_predict_fn, evaluate, load_predictions, match_predictions, write_report
+    from vlm2_agent.eqa.evaluate import (
+        baseline_predict_fn,
+        evaluate,
+        load_predictions,
+        match_predictions,
+        write_report,
+    )
     from vlm2_agent.eqa.question import load_jsonl
 
     if (cfg.predictions is None) == (cfg.baseline is None):
@@ -58,8 +63,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     return {"result": result, "paths": paths, "name": name, "missing": missing}
 
 
-@hydra.main(config_path="pkg://configs", config_name="eqa_eval", version_base="1.3")
-@reports_user_errors
+@vlm2_app("eqa_eval")
 def main(cfg: DictConfig) -> None:
     from vlm2_agent.eqa.metrics import format_table
 

@@ -11,10 +11,9 @@ Example (shell)::
 
 from __future__ import annotations
 
-import hydra
 from omegaconf import DictConfig
 
-from vlm2_agent.cli import abs_path, reports_user_errors, run_logger
+from vlm2_agent.cli import abs_path, run_logger, vlm2_app
 
 
 def run(cfg: DictConfig) -> dict:
@@ -31,8 +30,7 @@ def run(cfg: DictConfig) -> dict:
                   progress=bool(cfg.progress))
 
 
-@hydra.main(config_path="pkg://configs", config_name="eqa_export", version_base="1.3")
-@reports_user_errors
+@vlm2_app("eqa_export")
 def main(cfg: DictConfig) -> None:
     with run_logger(cfg) as (_, logger):
         r = run(cfg)

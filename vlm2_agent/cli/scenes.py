@@ -7,11 +7,10 @@ Example (shell)::
 
 from __future__ import annotations
 
-import hydra
 from omegaconf import DictConfig
 
 from scenes.config import SceneDatasetConfig
-from vlm2_agent.cli import abs_path, reports_user_errors, run_logger
+from vlm2_agent.cli import abs_path, run_logger, vlm2_app
 
 
 def build(cfg: DictConfig, progress: bool = True) -> dict:
@@ -23,8 +22,7 @@ def build(cfg: DictConfig, progress: bool = True) -> dict:
                          write_maps=sc.maps, progress=progress, use_cache=sc.cache)
 
 
-@hydra.main(config_path="pkg://configs", config_name="scenes", version_base="1.3")
-@reports_user_errors
+@vlm2_app("scenes")
 def main(cfg: DictConfig) -> None:
     with run_logger(cfg) as (_, logger):
         summary = build(cfg)

@@ -19,7 +19,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from vlm2_agent.cli import abs_path, reports_user_errors
+from vlm2_agent.cli import abs_path, vlm2_app
 
 
 def run(cfg: DictConfig) -> dict:
@@ -53,8 +53,7 @@ def run(cfg: DictConfig) -> dict:
     return summary
 
 
-@hydra.main(config_path="pkg://configs", config_name="train", version_base="1.3")
-@reports_user_errors
+@vlm2_app("train")
 def main(cfg: DictConfig) -> None:
     run(cfg)
 

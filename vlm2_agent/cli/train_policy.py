@@ -20,7 +20,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from vlm2_agent.cli import abs_path, reports_user_errors
+from vlm2_agent.cli import abs_path, vlm2_app
 
 
 def train(cfg: DictConfig, run_dir: Path) -> dict:
@@ -31,7 +31,12 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     from vlm2_agent.policy.algorithms import PolicyActor, build_model, load_model
     from vlm2_agent.policy.backbone import check_backbone_checkpoint
     from vlm2_agent.policy.config import PolicyConfig
-    from vlm2_agent.policy.training import evaluate_nav, make_vec_env, nav_metrics_callback, write_json
+    from vlm2_agent.policy.training import (
+        evaluate_nav,
+        make_vec_env,
+        nav_metrics_callback,
+        write_json,
+    )
     from vlm2_base.logger import make_logger
 
     pcfg = PolicyConfig.coerce(cfg.policy)  # fails on a bad value before any env is built
@@ -83,8 +88,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     return summary
 
 
-@hydra.main(config_path="pkg://configs", config_name="train_policy", version_base="1.3")
-@reports_user_errors
+@vlm2_app("train_policy")
 def main(cfg: DictConfig) -> None:
     from vlm2_base.io import folder_lock
 

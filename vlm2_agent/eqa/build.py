@@ -50,7 +50,12 @@ from vlm2_base.io import atomic_write, folder_lock
 from .audit.prune import PruneConfig, prune_bias
 from .question import BENCHMARK_VERSION, Question, load_jsonl, save_jsonl
 from .questions import GENERATOR_VERSION, GenConfig, generate_questions
-from .selection import SelectionConfig, balance_problems, enforce_count_cap, select_balanced
+from .selection import (
+    SelectionConfig,
+    balance_problems,
+    enforce_count_cap,
+    select_balanced,
+)
 from .store import EpisodeStore
 from .tasks import HORIZONS, QUESTION_TYPES
 
@@ -88,20 +93,11 @@ class BuildConfig:
 
     @classmethod
     def from_mapping(cls, d: Mapping[str, Any], **overrides: Any) -> "BuildConfig":
-        merged = {**dict(d), **overrides}
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(merged) - names)
-        if unknown:
-            raise ValueError(f"eqa build config: unknown field(s) {unknown}, expected some of {sorted(names)}")
-        if merged.get("resolution") is not None:
-            merged["resolution"] = tuple(int(v) for v in merged["resolution"])
+        from vlm2_base.config import check_fields
+
+        merged = check_fields(cls, {**dict(d), **overrides}, "eqa")
         if merged.get("episodes") is not None:
             merged["episodes"] = {str(k): dict(v) for k, v in dict(merged["episodes"]).items()}
-        for name in ("gen", "selection", "prune"):
-            if merged.get(name) is not None:
-                merged[name] = dict(merged[name])
-        if merged.get("types") is not None:
-            merged["types"] = list(merged["types"])
         cfg = cls(**merged)
         cfg.validate()
         return cfg

@@ -140,9 +140,16 @@ class VLM2Config(PreTrainedConfig):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs):
-        """transformers' loader, with a local error for a folder that does not exist."""
+        """transformers' loader, with a local error for a folder that does not exist and a
+        ValueError naming the file for a ``config.json`` that is not a valid VLM2 config."""
         check_local_checkpoint(pretrained_model_name_or_path, kwargs)
-        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        try:
+            return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        except FileNotFoundError:
+            raise
+        except Exception as e:  # transformers and huggingface_hub raise many types for a bad config.json
+            raise ValueError(f"{Path(pretrained_model_name_or_path) / 'config.json'}: not a valid VLM2 config "
+                             f"({type(e).__name__}: {str(e)[:300]})") from None
 
     def _choice(self, name: str, options: tuple[str, ...]) -> None:
         value = getattr(self, name)
@@ -172,9 +179,10 @@ class VLM2Config(PreTrainedConfig):
             )
         vc = self.vision_config
         image_size, patch = getattr(vc, "image_size", None), getattr(vc, "patch_size", None)
-        if not isinstance(image_size, int) or not isinstance(patch, int) or image_size % patch:
+        if not isinstance(image_size, int) or not isinstance(patch, int) or min(image_size, patch) < 1 \
+                or image_size % patch:
             raise ValueError(
-                f"VLM2Config.vision_config: image_size={image_size!r} must be an int multiple of "
+                f"VLM2Config.vision_config: image_size={image_size!r} must be a positive int multiple of "
                 f"patch_size={patch!r} (a square patch grid is assumed)"
             )
         if self.entry_grid > image_size // patch:
@@ -208,6 +216,18 @@ def _field_types() -> dict[str, Any]:
             for k, v in VLM2Config.__annotations__.items() if not k.startswith("_")}
 
 
+def _check_model_types(merged: dict) -> None:
+    from transformers import CONFIG_MAPPING
+
+    for name in ("vision_config", "text_config"):
+        sub = merged.get(name)
+        if isinstance(sub, dict) and "model_type" in sub and (not isinstance(sub["model_type"], str)
+                                                              or sub["model_type"] not in CONFIG_MAPPING):
+            default = VLM2Config.sub_configs_defaults[name].model_type
+            raise ValueError(f"model.{name}.model_type={sub['model_type']!r}: expected a transformers model type "
+                             f"(e.g. {default!r})")
+
+
 def config_from_hydra(model_cfg, memory_cfg=None, **overrides) -> VLM2Config:
     """Merge the `model` and `memory` Hydra groups (their `name` keys dropped) into a VLM2Config.
 
@@ -229,8 +249,13 @@ def config_from_hydra(model_cfg, memory_cfg=None, **overrides) -> VLM2Config:
             d.pop("name", None)
             merged.update(check_fields(VLM2Config, d, group, hints=hints))
     merged.update(overrides)
+    _check_model_types(merged)
     try:
         return VLM2Config(**merged)
-    except StrictDataclassError as e:  # a sub-config's own field check (vision_config / text_config)
-        raise ValueError(f"model: {e}") from None
+    except ValueError as e:
+        if str(e).startswith("VLM2Config"):  # our own checks name the field already
+            raise
+        raise ValueError(f"model.vision_config / model.text_config: {str(e)[:300]}") from None
+    except (StrictDataclassError, KeyError, TypeError, AttributeError) as e:  # a sub-config's own checks
+        raise ValueError(f"model.vision_config / model.text_config: {type(e).__name__}: {str(e)[:300]}") from None
 __all__ = ["VLM2Config", "config_from_hydra", "GEOMETRY_SOURCES", "FUSION_MODES", "MEMORY_MODES"]

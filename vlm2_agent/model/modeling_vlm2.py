@@ -24,14 +24,19 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError
 from torch import nn
 from transformers import AutoModel, AutoModelForCausalLM, PreTrainedModel
 from transformers.utils import ModelOutput
 
 from .configuration_vlm2 import VLM2Config, check_local_checkpoint
 from .fusion import A3PI, VAGA, CrossAttentionBlock, GeometryFusion, mlp
-from .geometry import GeometryOutput, LearnedGeometry, OracleGeometry, camera_points, geometry_loss
+from .geometry import (
+    GeometryOutput,
+    LearnedGeometry,
+    OracleGeometry,
+    camera_points,
+    geometry_loss,
+)
 from .memory import MemoryModule, MemoryState, pool_coords
 from .tokenizer import prompt_batch
 
@@ -118,7 +123,7 @@ class VLM2PreTrainedModel(PreTrainedModel):
         try:
             model, info = super().from_pretrained(pretrained_model_name_or_path, *args, output_loading_info=True,
                                                   **kwargs)
-        except (OSError, ValueError, RuntimeError, SafetensorError) as e:
+        except Exception as e:  # torch, safetensors, transformers and huggingface_hub raise many types
             if isinstance(e, FileNotFoundError):
                 raise
             raise ValueError(f"{pretrained_model_name_or_path}: the VLM2 checkpoint could not be loaded "

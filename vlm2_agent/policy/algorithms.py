@@ -22,6 +22,7 @@ import numpy as np
 from vlm2_agent.policy.config import ALGOS, PolicyConfig
 from vlm2_agent.policy.training import Config, policy_kwargs
 
+
 def build_model(cfg: Config, venv, seed: int, tensorboard_log: str | None = None, verbose: int = 0):
     """SB3 ``PPO`` with ``MultiInputPolicy`` (``algo: ppo``) or sb3-contrib ``RecurrentPPO`` with
     ``MultiInputLstmPolicy`` (``algo: recurrent_ppo``; LSTM size from ``recurrent``), both with the
@@ -108,9 +109,11 @@ def load_model(path: str | Path, algo: str | None = None, env=None, device: str 
         from sb3_contrib import RecurrentPPO as cls
     else:
         from stable_baselines3 import PPO as cls
-    if trusted:
-        return cls.load(path, env=env, device=device)
-    return cls.load(path, env=env, device=device, custom_objects=safe_custom_objects(path, data))
+    custom = None if trusted else safe_custom_objects(path, data)
+    try:
+        return cls.load(path, env=env, device=device, custom_objects=custom)
+    except Exception as e:  # SB3 checks a saved model's fields with asserts, KeyErrors and numpy casts
+        raise ValueError(f"{path}: not a loadable {found} model ({type(e).__name__}: {str(e)[:300]})") from None
 
 
 class PolicyActor:

@@ -118,18 +118,24 @@ def make_env(cfg: Config, rank: int, seed: int, split: str = "train", in_worker:
     return thunk
 
 
+def env_config(cfg: Config, split: str = "train"):
+    """The checked :class:`~envs.gym.config.EnvConfig` of the task env the policy config builds
+    (ValueError naming the field for a bad value)."""
+    from envs.gym.config import EnvConfig
+
+    return EnvConfig.from_mapping(env_kwargs(cfg, split)["config"])
+
+
 def make_vec_env(cfg: Config, seed: int, split: str = "train", n_envs: int | None = None):
     """``SubprocVecEnv`` (``vec_env: subproc``, default) or ``DummyVecEnv`` of ``n_envs`` workers."""
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
-
-    from envs.gym.config import EnvConfig
 
     cfg = PolicyConfig.coerce(cfg)
     n = int(n_envs or cfg.n_envs)
     sub = cfg.vec_env == "subproc" and n > 1
     # Checked here, in the parent: a worker that fails on its config dies before it can report,
     # and the parent sees only a ConnectionResetError.
-    EnvConfig.from_mapping(env_kwargs(cfg, split)["config"])
+    env_config(cfg, split)
     fns = [make_env(cfg, i, seed, split, in_worker=sub) for i in range(n)]
     return SubprocVecEnv(fns, start_method="forkserver") if sub else DummyVecEnv(fns)
 
@@ -140,9 +146,7 @@ def depth_hfov(cfg: Config) -> float:
     >>> depth_hfov({"sim": {"hfov": 70}})
     70.0
     """
-    from envs.gym.config import EnvConfig
-
-    sim = EnvConfig.from_mapping(env_kwargs(cfg, "train")["config"]).sim_config()
+    sim = env_config(cfg, "train").sim_config()
     return float(next((s.hfov for s in sim.sensors if s.type == "depth"), sim.hfov))
 
 

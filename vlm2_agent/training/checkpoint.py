@@ -64,15 +64,22 @@ def load_checkpoint(path: str | Path, model: torch.nn.Module, optimizer, schedul
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
-    doc = torch.load(path, map_location=map_location, weights_only=True)  # tensors and plain values only
-    missing = {"model", "optimizer", "scheduler", "step", "rng"} - set(doc)
+    try:
+        doc = torch.load(path, map_location=map_location, weights_only=True)  # tensors and plain values only
+    except Exception as e:  # truncated zip, foreign pickle (refused by weights_only), not a torch file
+        raise ValueError(f"checkpoint {path}: cannot be read ({type(e).__name__}: {str(e)[:200]}); set "
+                         "train.resume=false to start anew (it is overwritten)") from None
+    missing = {"model", "optimizer", "scheduler", "step", "rng"} - set(doc if isinstance(doc, dict) else ())
     if missing:
         raise ValueError(f"checkpoint {path}: missing keys {sorted(missing)}; not written by save_checkpoint?")
-    _unwrap(model).load_state_dict(doc["model"])
-    optimizer.load_state_dict(doc["optimizer"])
-    scheduler.load_state_dict(doc["scheduler"])
-    set_rng_states(doc["rng"])
-    return int(doc["step"])
+    try:
+        _unwrap(model).load_state_dict(doc["model"])
+        optimizer.load_state_dict(doc["optimizer"])
+        scheduler.load_state_dict(doc["scheduler"])
+        set_rng_states(doc["rng"])
+        return int(doc["step"])
+    except Exception as e:  # a state of the wrong shape or kind: torch, numpy and random raise many types
+        raise ValueError(f"checkpoint {path}: does not fit this run ({type(e).__name__}: {str(e)[:200]})") from None
 
 
 __all__ = ["load_checkpoint", "rng_states", "save_checkpoint", "set_rng_states"]

@@ -39,6 +39,8 @@ class TrainConfig:
         presence_alignment: weight of the presence alignment loss
             (:mod:`vlm2_agent.training.alignment`: memory tokens vs the category words, labels from the
             episode log read as for the grounding questions; 0: off).
+        resume: continue from ``<run_dir>/checkpoints/last.pt`` when it exists (false: start anew
+            and overwrite it).
         diagnostics: the final test evaluation also answers with another scene's video and a blank
             one and writes ``eval/diagnostics.{md,json}`` (:mod:`vlm2_agent.training.diagnostics`).
     """
@@ -77,17 +79,13 @@ class TrainConfig:
     grounding_questions: int = 0
     presence_alignment: float = 0.0
     scenes_root: str = "data/scenes"
+    resume: bool = True
 
     @classmethod
     def from_mapping(cls, d: Mapping[str, Any]) -> TrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"train config: unknown field(s) {unknown}; expected some of {sorted(names)}")
-        merged = dict(d)
-        if "betas" in merged:
-            merged["betas"] = tuple(float(b) for b in merged["betas"])
-        cfg = cls(**merged)
+        from vlm2_base.config import check_fields
+
+        cfg = cls(**check_fields(cls, d, "train"))
         cfg.validate()
         return cfg
 

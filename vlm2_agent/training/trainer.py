@@ -148,7 +148,7 @@ def load_perception(model: VLM2Model, path: str | Path) -> None:
 #: when to stop, none of which changes the weights the steps produce.
 RESUMABLE_CHANGES = frozenset(f"train.{k}" for k in (
     "name", "data_root", "stop_after", "num_threads", "device", "log_every", "checkpoint_every", "eval_every",
-    "eval_max_episodes", "progress", "feature_cache", "diagnostics", "val_split", "test_split"))
+    "eval_max_episodes", "progress", "feature_cache", "diagnostics", "val_split", "test_split", "resume"))
 
 
 def _changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
@@ -331,7 +331,7 @@ class Trainer:
         """Refuse to resume a checkpoint under a config that changes what it trains: the schedule,
         the model or the data order would silently be the checkpoint's, not the config's."""
         saved = self.run_dir / "train_config.json"
-        if not (self.checkpoint_path.is_file() and saved.is_file()):
+        if not (self.cfg.resume and self.checkpoint_path.is_file() and saved.is_file()):
             return
         try:
             old = json.loads(saved.read_text())
@@ -341,10 +341,15 @@ class Trainer:
         if changed:
             raise ValueError(f"{self.run_dir}: resuming {self.checkpoint_path.name} with a changed config: "
                              f"{', '.join(changed[:8])} differ from {saved.name}; train in a new run dir "
-                             f"(e.g. another train.name), or delete {self.checkpoint_path} to start this one anew")
+                             f"(e.g. another train.name), or set train.resume=false to start this one anew")
 
     def resume(self) -> int:
-        """Continue from ``checkpoints/last.pt`` when it exists; drops metric rows logged after it."""
+        """Continue from ``checkpoints/last.pt`` when it exists (and ``train.resume``); drops metric rows
+        logged after it (all of them when starting anew)."""
+        if not self.cfg.resume:
+            if self.is_main and (self.run_dir / "metrics.jsonl").exists():
+                self._write_rows([])
+            return self.step
         if self.checkpoint_path.is_file():
             self.step = load_checkpoint(self.checkpoint_path, self.model, self.optimizer, self.scheduler, self.device)
             rows = [r for r in self._read_rows() if r["step"] <= self.step]
