@@ -6,13 +6,7 @@ Example:
 """
 
 from envs.config import SensorSpec, SimulatorConfig
-from envs.pose import (
-    camera_to_world,
-    heading_to_quaternion,
-    pose_vector,
-    quaternion_to_heading,
-    wrap_angle,
-)
+from envs.pose import camera_to_world, heading_to_quaternion, pose_vector, quaternion_to_heading, wrap_angle
 from envs.simulator import AgentState, Simulator
 
 __all__ = [

@@ -48,8 +48,8 @@ def _episodes_file(args, cfg: dict) -> str | None:
 def main(argv: list[str] | None = None) -> dict:
     import torch
 
-    from vlm2_agent.policy.report import markdown_table, plot_curves, read_curve
     from vlm2_agent.policy.algorithms import PolicyActor, load_model
+    from vlm2_agent.policy.report import markdown_table, plot_curves, read_curve
     from vlm2_agent.policy.training import evaluate_nav, write_json
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

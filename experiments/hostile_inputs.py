@@ -48,7 +48,8 @@ class Marker:
 
 def cli(module: str, *overrides: str, cwd: Path, timeout: int = 300) -> tuple[str, str]:
     """Run a console script; (outcome, detail)."""
-    code = f"import sys; from vlm2_agent.cli.{module} import main; sys.argv = ['{module}', *{list(overrides)!r}]; main()"
+    code = (f"import sys; from vlm2_agent.cli.{module} import main; "
+            f"sys.argv = ['{module}', *{list(overrides)!r}]; main()")
     env = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONPATH": str(ROOT), "WANDB_MODE": "disabled"}
     try:
         out = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=timeout,

@@ -222,9 +222,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     import torch
 
     from envs.gym.objectnav import default_categories
+    from envs.gym.returnnav import default_room_types
     from vlm2_agent.policy.goal_locator import GoalLocator
     from vlm2_agent.policy.memory_goal import MEMORY_MODES, locator_errors, train_locator
-    from envs.gym.returnnav import default_room_types
     from vlm2_agent.policy.training import write_json
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

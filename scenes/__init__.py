@@ -11,16 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scenes.types import (
-    BACKGROUND_ID,
-    Doorway,
-    MeshPart,
-    OrientedBox,
-    Room,
-    Scene,
-    SceneLoadError,
-    SceneObject,
-)
+from scenes.types import BACKGROUND_ID, Doorway, MeshPart, OrientedBox, Room, Scene, SceneLoadError, SceneObject
 
 __all__ = [
     "BACKGROUND_ID",

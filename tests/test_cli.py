@@ -33,7 +33,8 @@ def test_a_bad_value_ends_in_one_line_naming_the_field():
     ("scenes", "scene.num_rooms=abc", "full_key: scene.num_rooms"),
     ("episode", "fps=abc", "full_key: fps"),
     ("episode", "nosuchkey=1", "Key 'nosuchkey' not in 'EpisodeApp'"),
-    ("train_policy", "+policy.memory.fuzz=null", "the overrides ['+policy.memory.fuzz=null', 'logger=none'] could not be applied"),
+    ("train_policy", "+policy.memory.fuzz=null",
+     "the overrides ['+policy.memory.fuzz=null', 'logger=none'] could not be applied"),
 ])
 def test_a_key_or_type_the_schema_refuses_ends_in_one_line(module, override, key):
     assert key in _one_error_line(_run(module, override, "logger=none"))

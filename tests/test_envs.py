@@ -205,8 +205,8 @@ def test_expert_visits_every_room_within_budget():
 def test_recorder_writes_video_and_episode_log(tmp_path):
     import imageio.v3 as iio
 
-    from envs.wrappers import RecordEpisode
     from envs.episode_log import EpisodeLog
+    from envs.wrappers import RecordEpisode
 
     env = RecordEpisode(gym.make("VLM2/Explore-v0", tour=12, **SMALL), tmp_path)
     obs, _ = env.reset(seed=0)

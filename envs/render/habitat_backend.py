@@ -134,9 +134,7 @@ class HabitatBackend(RenderBackend):
     def render_agent(self, position: np.ndarray, heading: float) -> dict[str, np.ndarray]:
         """Every sensor, at its mount point, for the agent at ``position`` (floor point) and ``heading``:
         one habitat-sim render for all of them."""
-        from habitat_sim.utils.common import (
-            quat_from_coeffs,  # takes [x, y, z, w], like ours
-        )
+        from habitat_sim.utils.common import quat_from_coeffs  # takes [x, y, z, w], like ours
 
         state = self._hs.AgentState()
         state.position = np.asarray(position, np.float32)

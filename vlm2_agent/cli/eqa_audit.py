@@ -24,13 +24,7 @@ from vlm2_agent.cli import abs_path, vlm2_app
 def run(cfg: DictConfig, out_dir: Path) -> dict:
     """Audit the split (and the comparison build); returns ``{name: result}``."""
     from vlm2_agent.eqa.audit import audit_split
-    from vlm2_agent.eqa.audit.report import (
-        counts_markdown,
-        markdown,
-        plot_answer_histograms,
-        plot_audit,
-        save_json,
-    )
+    from vlm2_agent.eqa.audit.report import counts_markdown, markdown, plot_answer_histograms, plot_audit, save_json
     from vlm2_agent.eqa.question import BENCHMARK_VERSION, load_jsonl
 
     runs = {BENCHMARK_VERSION: dict(data_root=abs_path(cfg.data_root), scenes_root=abs_path(cfg.scenes_root),

@@ -22,13 +22,7 @@ from vlm2_agent.cli import abs_path, run_logger, vlm2_app
 
 def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     """Score what ``cfg`` names; returns ``{"result", "paths", "name", "missing"}``."""
-    from vlm2_agent.eqa.evaluate import (
-        baseline_predict_fn,
-        evaluate,
-        load_predictions,
-        match_predictions,
-        write_report,
-    )
+    from vlm2_agent.eqa.evaluate import baseline_predict_fn, evaluate, load_predictions, match_predictions, write_report
     from vlm2_agent.eqa.question import load_jsonl
 
     if (cfg.predictions is None) == (cfg.baseline is None):

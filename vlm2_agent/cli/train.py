@@ -25,11 +25,13 @@ from vlm2_agent.cli import abs_path, vlm2_app
 def run(cfg: DictConfig) -> dict:
     """Train (or resume) the run described by a composed ``train.yaml`` config; returns the summary."""
     from vlm2_agent.eqa.metrics import format_table
+    from vlm2_agent.model.configuration_vlm2 import config_from_hydra
     from vlm2_agent.training import TrainConfig, Trainer
     from vlm2_base.logger import make_logger
 
     run_dir = abs_path(cfg.run_dir)
     tcfg = TrainConfig.from_mapping(OmegaConf.to_container(cfg.train, resolve=True))
+    config_from_hydra(cfg.model, cfg.memory)  # a bad model / memory key fails before any data is read
     resolved = OmegaConf.to_container(cfg, resolve=True)
     trainer = Trainer(tcfg, cfg.model, cfg.memory, run_dir=run_dir,
                       run_config={"model": resolved["model"], "memory": resolved["memory"]})

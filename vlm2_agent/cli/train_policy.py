@@ -31,15 +31,11 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     from vlm2_agent.policy.algorithms import PolicyActor, build_model, load_model
     from vlm2_agent.policy.backbone import check_backbone_checkpoint
     from vlm2_agent.policy.config import PolicyConfig
-    from vlm2_agent.policy.training import (
-        evaluate_nav,
-        make_vec_env,
-        nav_metrics_callback,
-        write_json,
-    )
+    from vlm2_agent.policy.training import env_config, evaluate_nav, make_vec_env, nav_metrics_callback, write_json
     from vlm2_base.logger import make_logger
 
     pcfg = PolicyConfig.coerce(cfg.policy)  # fails on a bad value before any env is built
+    env_config(pcfg, "train")  # and on a bad env or sim value, before the checkpoint is looked for
     if pcfg.torch_threads:
         torch.set_num_threads(pcfg.torch_threads)  # 2 shared cores: more threads only contend
     if pcfg.vlm2.checkpoint:

@@ -12,27 +12,9 @@ Example:
 from envs.episode_log import EpisodeLog, EpisodeLogError
 
 from .baselines import make_baseline
-from .evaluate import (
-    PredictionsError,
-    baseline_predict_fn,
-    evaluate,
-    load_predictions,
-    match_predictions,
-)
-from .metrics import (
-    aggregate,
-    format_table,
-    make_record,
-    mean_relative_accuracy,
-    score_prediction,
-)
-from .question import (
-    BENCHMARK_VERSION,
-    BenchmarkVersionError,
-    Question,
-    load_jsonl,
-    save_jsonl,
-)
+from .evaluate import PredictionsError, baseline_predict_fn, evaluate, load_predictions, match_predictions
+from .metrics import aggregate, format_table, make_record, mean_relative_accuracy, score_prediction
+from .question import BENCHMARK_VERSION, BenchmarkVersionError, Question, load_jsonl, save_jsonl
 from .questions import GenConfig, generate_questions
 from .selection import SelectionConfig, balance_problems, select_balanced
 from .store import EpisodeStore, EpisodeStoreError

@@ -50,12 +50,7 @@ from vlm2_base.io import atomic_write, folder_lock
 from .audit.prune import PruneConfig, prune_bias
 from .question import BENCHMARK_VERSION, Question, load_jsonl, save_jsonl
 from .questions import GENERATOR_VERSION, GenConfig, generate_questions
-from .selection import (
-    SelectionConfig,
-    balance_problems,
-    enforce_count_cap,
-    select_balanced,
-)
+from .selection import SelectionConfig, balance_problems, enforce_count_cap, select_balanced
 from .store import EpisodeStore
 from .tasks import HORIZONS, QUESTION_TYPES
 

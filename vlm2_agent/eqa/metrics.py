@@ -34,14 +34,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from .question import Question
-from .tasks import (
-    HORIZONS,
-    VSI_SUBTYPES,
-    VSTI_SUBTYPES,
-    benchmark_of,
-    is_numerical,
-    task_of,
-)
+from .tasks import HORIZONS, VSI_SUBTYPES, VSTI_SUBTYPES, benchmark_of, is_numerical, task_of
 
 # Same construction as the public code: int((end - start) / interval + 2) == 10 points.
 MRA_THRESHOLDS = np.linspace(0.5, 0.95, int((0.95 - 0.5) / 0.05 + 2))

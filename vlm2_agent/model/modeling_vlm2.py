@@ -30,13 +30,7 @@ from transformers.utils import ModelOutput
 
 from .configuration_vlm2 import VLM2Config, check_local_checkpoint
 from .fusion import A3PI, VAGA, CrossAttentionBlock, GeometryFusion, mlp
-from .geometry import (
-    GeometryOutput,
-    LearnedGeometry,
-    OracleGeometry,
-    camera_points,
-    geometry_loss,
-)
+from .geometry import GeometryOutput, LearnedGeometry, OracleGeometry, camera_points, geometry_loss
 from .memory import MemoryModule, MemoryState, pool_coords
 from .tokenizer import prompt_batch
 

@@ -34,11 +34,7 @@ import torch
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
-from vlm2_agent.policy.backbone import (
-    build_backbone,
-    pinhole_intrinsics,
-    strip_language,
-)
+from vlm2_agent.policy.backbone import build_backbone, pinhole_intrinsics, strip_language
 
 EMBED_KEYS = {"objectgoal": "categories", "roomgoal": "room_types"}
 

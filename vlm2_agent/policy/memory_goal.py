@@ -27,11 +27,7 @@ import numpy as np
 import torch
 
 from vlm2_agent.policy.backbone import build_backbone, memory_module, strip_language
-from vlm2_agent.policy.goal_locator import (
-    GoalLocator,
-    GoalLocatorConfig,
-    nearest_target_loss,
-)
+from vlm2_agent.policy.goal_locator import GoalLocator, GoalLocatorConfig, nearest_target_loss
 from vlm2_agent.policy.memory_wrapper import frame_inputs
 
 MEMORY_MODES = ("dual", "working", "none")

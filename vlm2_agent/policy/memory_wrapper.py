@@ -28,11 +28,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from vlm2_agent.policy.backbone import (
-    build_backbone,
-    pinhole_intrinsics,
-    strip_language,
-)
+from vlm2_agent.policy.backbone import build_backbone, pinhole_intrinsics, strip_language
 
 MAX_TOUR_STEPS = 100_000  # a guard against an env whose tour never ends
 

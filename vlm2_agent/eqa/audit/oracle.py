@@ -22,14 +22,7 @@ from envs.episode_log import EpisodeLog
 from scenes.types import Scene
 
 from ..question import Question
-from ..questions.common import (
-    Context,
-    GenConfig,
-    box_distance,
-    floor_angle,
-    point_box_distance,
-    world_to_camera,
-)
+from ..questions.common import Context, GenConfig, box_distance, floor_angle, point_box_distance, world_to_camera
 from ..questions.configuration import LEVELS
 from ..questions.route import turn_label
 from ..questions.vsti import movement_label, relpos_label

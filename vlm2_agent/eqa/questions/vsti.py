@@ -32,15 +32,7 @@ from itertools import permutations
 
 import numpy as np
 
-from .common import (
-    Context,
-    LetterBalancer,
-    frame_desc,
-    point_box_distance,
-    shuffled,
-    word,
-    world_to_camera,
-)
+from .common import Context, LetterBalancer, frame_desc, point_box_distance, shuffled, word, world_to_camera
 
 CAM_OBJ_DIST = ("What is the approximate distance (in meters) between the camera (or the person filming) and "
                 "the nearest point of the {obj} in {frame}?")
