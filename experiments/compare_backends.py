@@ -83,11 +83,15 @@ def save_pair(frames: dict, path: Path, k: int = 0) -> Path:
         v = np.clip(d / 8.0, 0, 1)
         return (np.stack([v, v, v], -1) * 255).astype(np.uint8)
 
+    from envs.wrappers.visual import colorize_semantic
+
     g, h = frames["gl"][k], frames["habitat"][k]
-    top = np.concatenate([g["rgb"], h["rgb"]], 1)
-    bottom = np.concatenate([depth_img(g["depth"]), depth_img(h["depth"])], 1)
+    rows = [np.concatenate([g["rgb"][..., :3], h["rgb"][..., :3]], 1),
+            np.concatenate([depth_img(g["depth"]), depth_img(h["depth"])], 1)]
+    if "semantic" in g and h["semantic"].any():  # instance ids, the same colour per id on both sides
+        rows.append(np.concatenate([colorize_semantic(g["semantic"]), colorize_semantic(h["semantic"])], 1))
     path.parent.mkdir(parents=True, exist_ok=True)
-    iio.imwrite(path, np.concatenate([top, bottom], 0))
+    iio.imwrite(path, np.concatenate(rows, 0))
     return path
 
 

@@ -165,6 +165,7 @@ class StageConfig:
     origin: tuple[float, float, float] | np.ndarray = (0.0, 0.0, 0.0)
     source: Path | None = None  # the stage config file, None for a bare glb
     name: str = ""
+    semantic_asset: Path | None = None  # habitat-sim's semantic mesh (our loader reads ids from the glb)
 
     def rotation(self) -> np.ndarray:
         """3x3 rotation taking asset coordinates to world: ``up`` -> +Y, ``front`` -> -Z."""
@@ -184,9 +185,10 @@ def _stage_fields(d: Any, path: Path, base_dir: Path, where: str = "") -> dict:
     """The validated stage fields present in one JSON layer (a config file or an override block)."""
     f = _Fields(d, path, where)
     out: dict[str, Any] = {}
-    asset = f.string("render_asset")
-    if asset is not None:
-        out["render_asset"] = base_dir / contained(asset, path, f"{where + '.' if where else ''}render_asset")
+    for key in ("render_asset", "semantic_asset"):
+        asset = f.string(key)
+        if asset is not None:
+            out[key] = base_dir / contained(asset, path, f"{where + '.' if where else ''}{key}")
     for key in ("up", "front", "scale", "origin"):
         v = f.vec3(key)
         if v is not None:

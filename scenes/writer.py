@@ -1,9 +1,16 @@
 """Write scenes in the Habitat scene-dataset layout (shown in the README's Scenes section), atomically and
 byte-deterministically: the same scene gives the same bytes in every file.
 
-Layout under ``<root>/<name>/``: ``<name>.scene_dataset_config.json``, ``stages/<id>.glb`` and
-``stages/<id>.stage_config.json``, ``scenes/<id>.scene_instance.json``,
+Layout under ``<root>/<name>/``: ``<name>.scene_dataset_config.json``, ``stages/<id>.glb``,
+``stages/<id>_semantic.ply`` and ``stages/<id>.stage_config.json``, ``scenes/<id>.scene_instance.json``,
 ``semantics/<id>.semantic_config.json``, ``maps/<id>.png`` and ``splits.json``.
+
+The glb carries the instance ids in its node names (``object_<id>_<category>``), which
+:mod:`scenes.loader` reads; habitat-sim takes a stage's ids from its semantic mesh instead, so the
+same geometry is also written as the stage's ``semantic_asset``: a binary PLY with a per-vertex
+``object_id`` (and the vertex colours habitat-sim requires of a semantic mesh, one colour per id),
+in the Z-up frame habitat-sim assumes for semantic PLY files (0.2.x and 0.3.x alike). habitat-sim's
+semantic sensor then gives our instance ids.
 
 Example:
     >>> import tempfile
@@ -11,7 +18,7 @@ Example:
     >>> out = tempfile.mkdtemp()
     >>> paths = write_scene(generate_scene(0, num_rooms=2), out, seed=0, split="train", write_map=False)
     >>> sorted(paths)
-    ['glb', 'scene_instance', 'semantic_config', 'stage_config']
+    ['glb', 'scene_instance', 'semantic_config', 'semantic_mesh', 'stage_config']
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from scenes.types import MeshPart, Scene
 from vlm2_base.io import atomic_write, folder_lock, json_text
 
 DEFAULT_NAME = "vlm2_apartments"
+#: version of the files written for a scene (2: the semantic mesh for habitat-sim); part of the build key
+WRITER_VERSION = 2
 
 
 def _trimesh(part: MeshPart):
@@ -60,9 +69,43 @@ def glb_bytes(scene: Scene) -> bytes:
     return tm.export(file_type="glb", include_normals=True)
 
 
+def semantic_ply_bytes(scene: Scene) -> bytes:
+    """The scene's meshes as habitat-sim's semantic mesh: binary little-endian PLY, vertices in its
+    Z-up semantic-PLY frame (world ``(x, y, z)`` -> ``(x, -z, y)``), per-vertex ``object_id`` = the
+    part's instance id and a colour unique to that id (0, structure, is black)."""
+    parts = [p for p in scene.meshes if len(p.faces)]
+    counts = np.cumsum([0] + [len(p.vertices) for p in parts])
+    world = np.concatenate([np.asarray(p.vertices, np.float32) for p in parts]) if parts else np.zeros((0, 3))
+    ids = np.concatenate([np.full(len(p.vertices), p.instance_id, np.uint16) for p in parts]) if parts else []
+    faces = np.concatenate([np.asarray(p.faces, np.int64) + off for p, off in zip(parts, counts)]) if parts else []
+    vertex = np.empty(len(world), np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("red", "u1"), ("green", "u1"),
+                                            ("blue", "u1"), ("object_id", "<u2")]))
+    vertex["x"], vertex["y"], vertex["z"] = world[:, 0], -world[:, 2], world[:, 1]
+    palette = {int(i): _id_colour(int(i)) for i in np.unique(ids)}
+    colours = np.array([palette[int(i)] for i in ids], np.uint8).reshape(-1, 3)
+    vertex["red"], vertex["green"], vertex["blue"] = colours.T
+    vertex["object_id"] = ids
+    face = np.empty(len(faces), np.dtype([("n", "u1"), ("index", "<i4", (3,))]))
+    face["n"], face["index"] = 3, faces
+    header = ("ply\nformat binary_little_endian 1.0\n"
+              f"element vertex {len(vertex)}\n" + "".join(f"property {t} {n}\n" for t, n in (
+                  ("float", "x"), ("float", "y"), ("float", "z"), ("uchar", "red"), ("uchar", "green"),
+                  ("uchar", "blue"), ("ushort", "object_id")))
+              + f"element face {len(face)}\nproperty list uchar int vertex_indices\nend_header\n")
+    return header.encode("ascii") + vertex.tobytes() + face.tobytes()
+
+
+def _id_colour(instance_id: int) -> tuple[int, int, int]:
+    if instance_id == 0:
+        return (0, 0, 0)
+    h = hashlib.sha256(str(instance_id).encode()).digest()
+    return (h[0] | 1, h[1], h[2])  # never black, distinct per id in practice (checked by the tests)
+
+
 def stage_config(scene_id: str) -> dict:
     return {"render_asset": f"{scene_id}.glb", "up": [0, 1, 0], "front": [0, 0, -1], "units_to_meters": 1.0,
-            "requires_lighting": True}
+            "requires_lighting": True, "semantic_asset": f"{scene_id}_semantic.ply",
+            "semantic_up": [0, 1, 0], "semantic_front": [0, 0, -1]}
 
 
 def scene_instance(scene_id: str) -> dict:
@@ -80,6 +123,7 @@ def scene_paths(dataset_dir: str | Path, scene_id: str) -> dict[str, Path]:
     d = Path(dataset_dir)
     return {
         "glb": d / "stages" / f"{scene_id}.glb",
+        "semantic_mesh": d / "stages" / f"{scene_id}_semantic.ply",
         "stage_config": d / "stages" / f"{scene_id}.stage_config.json",
         "scene_instance": d / "scenes" / f"{scene_id}.scene_instance.json",
         "semantic_config": d / "semantics" / f"{scene_id}.semantic_config.json",
@@ -91,6 +135,7 @@ def write_scene(scene: Scene, dataset_dir: str | Path, seed: int, split: str, wr
     """Write one scene's files into ``dataset_dir``; returns the paths written by kind."""
     paths = scene_paths(dataset_dir, scene.scene_id)
     atomic_write(paths["glb"], glb_bytes(scene))
+    atomic_write(paths["semantic_mesh"], semantic_ply_bytes(scene))
     atomic_write(paths["stage_config"], json_text(stage_config(scene.scene_id)))
     atomic_write(paths["scene_instance"], json_text(scene_instance(scene.scene_id)))
     atomic_write(paths["semantic_config"], json_text(annotations_to_dict(scene, seed, split)))
@@ -166,7 +211,7 @@ def write_dataset(root: str | Path, counts: Mapping[str, int], name: str = DEFAU
             sid = scene_id_for(split, seed)
             splits[split].append(sid)
             key = config_hash({"spec": spec.to_dict(), "num_rooms": num_rooms, "seed": seed, "split": split,
-                               "maps": write_maps})
+                               "maps": write_maps, "writer_version": WRITER_VERSION})
             if use_cache and _is_cached(d, sid, key):
                 cached += 1
                 continue

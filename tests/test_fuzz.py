@@ -112,7 +112,7 @@ def mutate_bytes(rng: random.Random, data: bytes) -> tuple[str, bytes]:
         return "flip bits", bytes(b)
     if op == "insert":
         at = rng.randrange(len(b))
-        return f"insert at {at}", bytes(b[:at] + os.urandom(rng.randint(1, 64)) + b[at:])
+        return f"insert at {at}", bytes(b[:at] + rng.randbytes(rng.randint(1, 64)) + b[at:])
     if op == "header":
         at = rng.randrange(min(len(b), 64))
         b[at] = rng.randrange(256)

@@ -42,6 +42,22 @@ def test_layout_and_configs(written):
     assert inst["stage_instance"]["template_name"] == f"stages/{sid}"
 
 
+def test_semantic_mesh_carries_each_part_s_instance_id(written):
+    """The PLY habitat-sim reads ids from, parsed by trimesh: every vertex of every part, in
+    habitat-sim's Z-up semantic frame, with the part's instance id and one colour per id."""
+    scene, paths, _ = written
+    assert json.loads(paths["stage_config"].read_text())["semantic_asset"] == paths["semantic_mesh"].name
+    ply = trimesh.load(paths["semantic_mesh"], file_type="ply", process=False)
+    raw = ply.metadata["_ply_raw"]["vertex"]["data"]
+    world = np.concatenate([m.vertices for m in scene.meshes])
+    np.testing.assert_allclose(ply.vertices, np.column_stack([world[:, 0], -world[:, 2], world[:, 1]]), atol=1e-6)
+    ids = np.concatenate([np.full(len(m.vertices), m.instance_id) for m in scene.meshes])
+    assert np.array_equal(raw["object_id"], ids)
+    assert len(ply.faces) == sum(len(m.faces) for m in scene.meshes)
+    colours = {tuple(c) for c in np.column_stack([raw["red"], raw["green"], raw["blue"]])}
+    assert len(colours) == len(np.unique(ids))  # one colour per id: habitat-sim maps between the two
+
+
 def test_glb_round_trip_keeps_ids_colours_and_uvs(written):
     scene, paths, _ = written
     tm = trimesh.load(paths["glb"], file_type="glb")

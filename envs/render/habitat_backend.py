@@ -13,8 +13,11 @@ adapter uses habitat-sim's Python API (``CameraSensorSpec``, ``AgentConfiguratio
   ``get_sensor_observations()`` renders them all (:meth:`HabitatBackend.render_agent`).
 * **Device**: ``SimulatorConfig.gpu_device_id`` (``None``: CUDA device 0 where an NVIDIA driver is
   present, else the CPU's EGL, for which habitat-sim needs ``HSIM_DISABLE_CUDA_DEVICE``; set here).
-* **Semantics**: habitat-sim's ids come from the dataset's semantic assets; a scene without them
-  renders all zeros, and the backend warns once.
+* **Semantics**: habitat-sim's ids come from the stage's semantic asset; :mod:`scenes.writer` writes
+  one (``<id>_semantic.ply``, per-vertex ``object_id``), so habitat-sim's semantic sensor gives our
+  instance ids. A scene without semantic assets renders all zeros, and the backend warns once.
+* **Stage scale**: habitat-sim 0.2.x renders a stage without its config's ``scale`` (0.3 applies
+  it, as :mod:`scenes.loader` does); the backend warns for such a stage.
 * **Lighting** follows habitat-sim's defaults, not :class:`envs.render.gl_backend.Lighting`, so
   RGB differs in shading; geometry and depth agree (``experiments/compare_backends.py``).
 
@@ -82,6 +85,20 @@ def habitat_scene(scene: Scene, config: SimulatorConfig) -> tuple[str, str | Non
     raise ValueError(f"{src}: habitat-sim loads a .glb, a *{hc.STAGE_SUFFIX} or a scene instance of a dataset")
 
 
+def _warn_unscaled_stage(scene: Scene, version: str) -> None:
+    """habitat-sim before 0.3 renders a stage without its config's ``scale`` (0.3 applies it, as
+    :mod:`scenes.loader` does), so depth and pixels would not match the ``gl`` backend."""
+    from scenes import habitat_config as hc
+
+    src = Path(scene.source or "")
+    if not version.startswith("0.2.") or not src.name.endswith(hc.STAGE_SUFFIX):
+        return
+    scale = np.asarray(hc.read_stage_config(src).scale, float)
+    if not np.allclose(scale, 1.0):
+        warnings.warn(f"{src}: habitat-sim {version} ignores the stage config's scale {scale.tolist()} (0.3 and "
+                      "scenes.loader apply it), so its frames will not match the gl backend's", stacklevel=3)
+
+
 class HabitatBackend(RenderBackend):
     """Renders through ``habitat_sim.Simulator`` with one agent carrying all configured sensors."""
 
@@ -107,13 +124,17 @@ class HabitatBackend(RenderBackend):
         self._sim = hs.Simulator(hs.Configuration(sim_cfg, [agent_cfg]))
         self._agent = self._sim.initialize_agent(0)
         self._sensors = {s.uuid: s for s in config.sensors}
+        _warn_unscaled_stage(scene, getattr(hs, "__version__", ""))
         if any(s.type == "semantic" for s in config.sensors) and not self._has_semantics():
             warnings.warn(f"scene {scene.scene_id!r}: habitat-sim found no semantic annotation; its semantic "
                           "sensor renders all zeros", stacklevel=2)
 
     def _has_semantics(self) -> bool:
+        """A semantic scene descriptor with objects, or a semantic mesh (its own scene graph)."""
         sem = getattr(self._sim, "semantic_scene", None)
-        return bool(sem is not None and len(getattr(sem, "objects", []) or []) > 0)
+        if sem is not None and len(getattr(sem, "objects", []) or []) > 0:
+            return True
+        return self._sim.get_active_semantic_scene_graph() is not self._sim.get_active_scene_graph()
 
     def _camera_spec(self, sensor: SensorSpec, config: SimulatorConfig):
         hs = self._hs
