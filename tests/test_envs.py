@@ -230,19 +230,36 @@ def test_recorder_writes_video_and_episode_log(tmp_path):
     assert not list(tmp_path.glob(".*tmp*"))
 
 
+def _project_exceptions() -> list[type]:
+    """Every exception class defined in the project's packages (each module imported once)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    found = {}
+    for package in ("vlm2_base", "scenes", "envs", "vlm2_agent"):
+        root = importlib.import_module(package)
+        for info in pkgutil.walk_packages(root.__path__, prefix=f"{package}."):
+            module = importlib.import_module(info.name)
+            for _, cls in inspect.getmembers(module, inspect.isclass):
+                if issubclass(cls, BaseException) and cls.__module__ == info.name:
+                    found[f"{cls.__module__}.{cls.__qualname__}"] = cls
+    return [found[k] for k in sorted(found)]
+
+
 def test_project_errors_survive_pickling_across_processes():
     import pickle
 
-    from envs.datasets import EpisodeFileError
-    from envs.episode_log import EpisodeLogError
     from scenes.types import SceneLoadError
 
-    for err in (SceneLoadError("scenes/x.glb", "file not found"), EpisodeFileError("eps.json.gz", "bad"),
-                EpisodeLogError("log: bad")):
+    kinds = _project_exceptions()
+    assert len(kinds) >= 8 and SceneLoadError in kinds
+    for kind in kinds:
+        err = kind("scenes/x.glb", "file not found") if kind is SceneLoadError else kind("data/x.json: bad value")
         back = pickle.loads(pickle.dumps(err))
-        assert type(back) is type(err) and str(back) == str(err)
-        again = type(err)(str(err))  # how gymnasium's AsyncVectorEnv re-raises a worker's error
-        assert type(again) is type(err) and str(again) == str(err)
+        assert type(back) is kind and str(back) == str(err), kind
+        again = kind(str(err))  # how gymnasium's AsyncVectorEnv re-raises a worker's error
+        assert type(again) is kind and str(again) == str(err), kind
 
 
 def test_vector_env_reports_a_worker_scene_error_and_closes(tmp_path):
