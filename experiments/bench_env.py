@@ -28,8 +28,10 @@ ENV_ID = "VLM2/Explore-v0"
 
 
 def _kwargs(res: int, steps: int) -> dict:
+    # the env's own step limit goes in ``config``: gym.make's max_episode_steps keyword would only add
+    # gymnasium's TimeLimit and leave the env truncating at its own limit on every later step
     return dict(sensors=("rgb", "depth"), sim={"resolution": (res, res), "sensor_types": ["rgb", "depth"]},
-                num_scenes=1, max_episode_steps=steps + 10)
+                num_scenes=1, config={"max_episode_steps": steps + 10})
 
 
 def _actions(n: int, seed: int = 0) -> np.ndarray:

@@ -287,3 +287,12 @@ print("CLOSED")
     assert "CLOSED" in out.stdout, out.stderr[-2000:]
     assert f"ERROR SceneLoadError {tmp_path}: expected one *.scene_dataset_config.json" in out.stdout, \
         out.stdout + out.stderr[-1000:]
+
+
+def test_the_env_step_limit_set_through_config_truncates_there():
+    env = gym.make("VLM2/Explore-v0", expert=False, sensors=("depth",), sim={"resolution": (8, 8)}, num_scenes=1,
+                   config={"max_episode_steps": 5})
+    env.reset(seed=0)
+    ends = [env.step(1)[3] for _ in range(5)]
+    assert ends == [False] * 4 + [True]
+    env.close()

@@ -238,3 +238,19 @@ def test_tiny_model_overfits_four_questions():
     spec.loader.exec_module(mod)
     rows = mod.run_overfit(num_videos=2, frames=3, steps=200, lr=1e-3, eval_every=20, verbose=False)
     assert rows[-1][2] == 1.0, rows
+
+
+def test_full_context_past_the_language_model_positions_is_refused(tok):
+    model = build(memory_mode="full_context")  # 4 tokens per frame; the tiny LM has 256 positions
+    s = VLM2Streamer(model, tok, "cpu")
+    frames, geo = video(b=1, t=70)
+    s.reset(1)
+    for t in range(70):
+        s.observe(frames[:, t], {k: v[:, t] for k, v in geo.items()})
+    with pytest.raises(ValueError, match=r"memory prefix 28\d.*max_position_embeddings=256.*'full_context'"):
+        s.answer(QUESTIONS[:1])
+    batch = training_batch(tok, QUESTIONS[:1], ANSWERS[:1])
+    with pytest.raises(ValueError, match=r"max_position_embeddings=256"):
+        model(frames, geometry=geo, **batch)
+    short, short_geo = video(b=1, t=5)
+    assert torch.isfinite(model(short, geometry=short_geo, **batch).loss)  # within the limit: trains as before

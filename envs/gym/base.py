@@ -30,12 +30,14 @@ ground truth that a policy should not see by accident, so they are opt-in:
 ## Episode End
 
 Termination: ``stop``. Truncation: ``max_episode_steps`` steps (``EnvConfig``; no ``TimeLimit``
-wrapper is added by ``gym.make``).
+wrapper is added by ``gym.make``). ``gym.make(id, max_episode_steps=N)`` is gymnasium's own keyword:
+it adds gymnasium's ``TimeLimit(N)`` on top and never reaches the env, whose own limit stays; to
+change the env's limit pass ``config={"max_episode_steps": N}``.
 
 ## Arguments
 
 ``gym.make(id, split="train", num_scenes=8, scene_seeds=None, dataset_path=None, sensors=("rgb", "depth"),
-max_episode_steps=..., sim={"resolution": (H, W), "hfov": 90, ...})``: the fields of
+config={"max_episode_steps": ...}, sim={"resolution": (H, W), "hfov": 90, ...})``: the fields of
 :class:`envs.gym.config.EnvConfig` plus the task's options. A reset with a seed draws the scene and
 the start pose from the episode's RNG, so the same seed gives the same episode.
 

@@ -38,6 +38,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from typing import Any
 
 import numpy as np
@@ -76,7 +78,8 @@ class ExploreEnv(VLM2NavEnv):
             budget = int(tour)
         else:
             raise ValueError(f"tour: expected one of {tuple(TOUR_PRESETS)} or a positive int, got {tour!r}")
-        kwargs.setdefault("max_episode_steps", budget)
+        if not (isinstance(config, Mapping) and "max_episode_steps" in config):
+            kwargs.setdefault("max_episode_steps", budget)
         super().__init__(config, render_mode, **kwargs)
         self.tour_budget = budget
         self.use_expert = bool(expert)

@@ -315,6 +315,7 @@ class VLM2Model(VLM2PreTrainedModel):
         prefix, pmask = self.memory_prefix(state)
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
+        self.check_context(int(pmask.sum(-1).max()), int(attention_mask.sum(-1).max()))
         if self.config.share_prefix:
             lm_loss, logits = self._answer_loss_shared(prefix, pmask, video_index, input_ids, attention_mask, labels)
         else:
@@ -380,6 +381,20 @@ class VLM2Model(VLM2PreTrainedModel):
         target = camera_points(geometry["depth"].flatten(0, 1), geometry["intrinsics"].flatten(0, 1))
         return geometry_loss(pred, target.to(pred.device))
 
+    def check_context(self, prefix_tokens: int, question_tokens: int, answer_tokens: int = 0) -> None:
+        """Refuse a sequence longer than the language model's positions: past
+        ``text_config.max_position_embeddings`` its rotary positions were never trained (and a
+        learned-position LM would index out of range). Only ``full_context`` memory grows with the
+        video; every other mode has a fixed prefix."""
+        limit = getattr(self.config.text_config, "max_position_embeddings", None)
+        total = prefix_tokens + question_tokens + answer_tokens
+        if limit is not None and total > limit:
+            raise ValueError(
+                f"VLM2: {total} tokens (memory prefix {prefix_tokens}, question {question_tokens}, answer "
+                f"{answer_tokens}) exceed the language model's max_position_embeddings={limit}; "
+                f"memory_mode={self.config.memory_mode!r} keeps every frame: subsample the video (train.stride), "
+                "use memory=uniform, or a language model with a longer context")
+
     # ------------------------------------------------------------- answering
     @torch.no_grad()
     def generate_answers(self, state: MemoryState, tokenizer, questions: Sequence[str],
@@ -392,12 +407,14 @@ class VLM2Model(VLM2PreTrainedModel):
                              f"{self.config.text_config.vocab_size}; rebuild the model with a larger vocab_size")
         prefix, pmask = self.memory_prefix(state)
         batch = prompt_batch(tokenizer, questions, device=prefix.device)
+        steps = max_new_tokens or self.config.max_new_tokens
+        self.check_context(int(pmask.sum(-1).max()), int(batch["attention_mask"].sum(-1).max()), steps)
         embeds = torch.cat([prefix, self.lm.get_input_embeddings()(batch["input_ids"]).to(prefix.dtype)], dim=1)
         mask = torch.cat([pmask.long(), batch["attention_mask"]], dim=1)
         pos = _position_ids(mask)
         out = self.lm(inputs_embeds=embeds, attention_mask=mask, position_ids=pos, use_cache=True)
         cache_kw = _cache_keyword(self.lm)
-        eos, steps = tokenizer.eos_token_id, max_new_tokens or self.config.max_new_tokens
+        eos = tokenizer.eos_token_id
         tokens, done = [], torch.zeros(len(questions), dtype=torch.bool, device=prefix.device)
         for i in range(steps):
             nxt = out.logits[:, -1].argmax(dim=-1)
