@@ -256,6 +256,12 @@ def test_a_corrupt_checkpoint_is_refused_naming_it(tmp_path):
     save_checkpoint(path, torch.nn.Linear(3, 2), opt, sch, step=3)
     with pytest.raises(ValueError, match=r"last.pt: does not fit this run \(RuntimeError"):
         load_checkpoint(path, m, opt, sch)
+    save_checkpoint(path, m, opt, sch, step=3)
+    doc = torch.load(path, weights_only=True)
+    doc["model"]["weight"][0, 0] += 1e-3  # a changed value the file format itself would not notice
+    torch.save(doc, path)
+    with pytest.raises(ValueError, match=r"last.pt: its contents do not match the digest"):
+        load_checkpoint(path, m, opt, sch)
 
 
 def test_diagnostics_flag_a_model_that_ignores_its_video():

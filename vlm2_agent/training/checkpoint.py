@@ -15,8 +15,10 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import random
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -48,11 +50,37 @@ def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return model.module if hasattr(model, "module") else model
 
 
+def state_digest(doc: Any) -> str:
+    """sha256 over every value of a checkpoint document (tensors by their bytes, dtype and shape):
+    neither ``torch.load`` nor the zip it reads checks the data, so a flipped bit would otherwise
+    resume silently with other weights."""
+    h = hashlib.sha256()
+
+    def feed(value: Any, key: str) -> None:
+        h.update(key.encode())
+        if isinstance(value, torch.Tensor):
+            t = value.detach().cpu().contiguous()
+            h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        elif isinstance(value, dict):
+            for k in sorted(value, key=str):
+                feed(value[k], f"{key}.{k}")
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                feed(v, f"{key}[{i}]")
+        else:
+            h.update(repr(value).encode())
+
+    feed({k: v for k, v in doc.items() if k != "digest"}, "")
+    return h.hexdigest()
+
+
 def save_checkpoint(path: str | Path, model: torch.nn.Module, optimizer, scheduler, step: int,
                     extra: dict | None = None) -> Path:
-    """Write the checkpoint atomically (temp file, then ``os.replace``)."""
+    """Write the checkpoint atomically (temp file, then ``os.replace``), with its :func:`state_digest`."""
     doc = {"model": _unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
            "scheduler": scheduler.state_dict(), "step": int(step), "rng": rng_states(), "extra": dict(extra or {})}
+    doc["digest"] = state_digest(doc)
     with atomic_open(path) as f:
         torch.save(doc, f)
     return Path(path)
@@ -72,6 +100,9 @@ def load_checkpoint(path: str | Path, model: torch.nn.Module, optimizer, schedul
     missing = {"model", "optimizer", "scheduler", "step", "rng"} - set(doc if isinstance(doc, dict) else ())
     if missing:
         raise ValueError(f"checkpoint {path}: missing keys {sorted(missing)}; not written by save_checkpoint?")
+    if "digest" in doc and doc["digest"] != state_digest(doc):  # checkpoints written before the digest have none
+        raise ValueError(f"checkpoint {path}: its contents do not match the digest written with them (the file is "
+                         "corrupt); set train.resume=false to start anew (it is overwritten)")
     try:
         _unwrap(model).load_state_dict(doc["model"])
         optimizer.load_state_dict(doc["optimizer"])
