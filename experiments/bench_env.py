@@ -1,5 +1,6 @@
-"""Environment throughput and memory: steps/s for RGB-D at 128x128 and 256x256, in one process and
-with 2 AsyncVectorEnv workers, and peak RSS after 1,000 and 10,000 steps of one episode.
+"""Environment throughput and memory: steps/s for RGB-D at 64x64, 128x128 and 256x256, in one
+process and with 2 AsyncVectorEnv workers, each as a ratio to the renderer alone on the same poses
+(the GL pass: the env's ceiling), and peak RSS after 1,000 and 10,000 steps of one episode.
 
 Each throughput cell is the best of ``--repeat`` runs (other jobs sharing the CPU only ever slow a
 run down). The long episode runs in a fresh process, so its peak RSS is its own. llvmpipe uses one
@@ -48,6 +49,30 @@ def single(res: int, steps: int, repeat: int = 1) -> float:
         t = time.perf_counter()
         for a in acts:
             env.step(int(a))
+        best = max(best, steps / (time.perf_counter() - t))
+    env.close()
+    return best
+
+
+def gl_pass(res: int, steps: int, repeat: int = 1) -> float:
+    """Frames/s of the renderer alone on the poses of :func:`single`'s episode: the env's ceiling."""
+    from envs import pose as P
+
+    env = gym.make(ENV_ID, expert=False, **_kwargs(res, steps))
+    base = env.unwrapped
+    env.reset(seed=0)
+    poses = []
+    for a in _actions(steps):
+        env.step(int(a))
+        poses.append((base.position.copy(), float(base.heading)))
+    sim = base.world.sim
+    sensors = list(sim.sensors)
+    mounts = [P.camera_to_world(p, h, sensors[0].position) for p, h in poses]
+    best = 0.0
+    for _ in range(repeat):
+        t = time.perf_counter()
+        for c2w in mounts:
+            sim.backend.render(c2w, sensors)
         best = max(best, steps / (time.perf_counter() - t))
     env.close()
     return best
@@ -112,11 +137,16 @@ def main() -> None:
         ap.error("--long must be at least 1000 (RSS is reported after 1,000 steps)")
     print(f"LP_NUM_THREADS={os.environ.get('LP_NUM_THREADS', 'unset')}, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}, best of {args.repeat}", flush=True)
-    print("| setting | 128x128 RGB-D | 256x256 RGB-D |\n|---|---|---|", flush=True)
-    one = [single(r, args.steps, args.repeat) for r in (128, 256)]
-    print(f"| 1 process (steps/s) | {one[0]:.0f} | {one[1]:.0f} |", flush=True)
-    two = [vector(r, args.steps, repeat=args.repeat) for r in (128, 256)]
-    print(f"| AsyncVectorEnv x2 (steps/s, total) | {two[0]:.0f} | {two[1]:.0f} |", flush=True)
+    sizes = (64, 128, 256)
+    print("| setting | " + " | ".join(f"{r}x{r} RGB-D" for r in sizes) + " |\n|---|" + "---|" * len(sizes), flush=True)
+    gl = [gl_pass(r, args.steps, args.repeat) for r in sizes]
+    print("| GL pass alone (frames/s) | " + " | ".join(f"{g:.0f}" for g in gl) + " |", flush=True)
+    one = [single(r, args.steps, args.repeat) for r in sizes]
+    print("| 1 process (steps/s; x GL pass) | " + " | ".join(f"{o:.0f} ({o / g:.2f}x)" for o, g in zip(one, gl))
+          + " |", flush=True)
+    two = [vector(r, args.steps, repeat=args.repeat) for r in sizes]
+    print("| AsyncVectorEnv x2 (steps/s, total; x GL pass) | "
+          + " | ".join(f"{t:.0f} ({t / g:.2f}x)" for t, g in zip(two, gl)) + " |", flush=True)
     for n, mb in long_episode_fresh(128, args.long):
         print(f"peak RSS after {n} steps of one episode (128x128): {mb:.0f} MB", flush=True)
 
