@@ -119,6 +119,8 @@ class GLBackend(RenderBackend):
         self.ctx.front_face = "cw"
         self._targets: dict[tuple, _Targets] = {}
         self._passes: dict[tuple[str, ...], tuple] = {}
+        self._projections: dict[tuple, np.ndarray] = {}
+        self._sensor_groups: dict[tuple, list[tuple]] = {}
         self._closed = False
         self._upload(scene, chunk_size)
         self.rooms = None
@@ -194,21 +196,30 @@ class GLBackend(RenderBackend):
         c2w = np.asarray(camera_to_world, float)
         if c2w.shape != (4, 4) or not np.all(np.isfinite(c2w)):
             raise ValueError(f"camera_to_world must be a finite 4x4 matrix, got shape {c2w.shape}")
-        groups: dict[tuple, list[SensorSpec]] = {}
-        for s in sensors:
-            if s.type not in shaders.KINDS:
-                raise ValueError(f"unknown sensor type {s.type!r}")
-            groups.setdefault((s.resolution, s.hfov), []).append(s)
         out: dict[str, np.ndarray] = {}
         # Several backends (one per cached scene) share a process, each with its own EGL context: make
         # this one current, or the draw calls would go to whichever context was made current last.
         with self.ctx:
-            for (resolution, hfov), group in groups.items():
-                kinds = tuple(k for k in shaders.KINDS if any(s.type == k for s in group))
+            for resolution, hfov, kinds, group in self._groups(tuple(sensors)):
                 targets = self._draw(c2w, resolution, hfov, kinds)
                 for s in group:
                     out[s.uuid] = _read(targets, s.type, resolution)
         return out
+
+    def _groups(self, sensors: tuple[SensorSpec, ...]) -> list[tuple]:
+        """``(resolution, hfov, kinds, sensors)`` per camera of ``sensors`` (checked and grouped once
+        per sensor tuple: every frame asks for the same one)."""
+        entry = self._sensor_groups.get(sensors)
+        if entry is None:
+            groups: dict[tuple, list[SensorSpec]] = {}
+            for s in sensors:
+                if s.type not in shaders.KINDS:
+                    raise ValueError(f"unknown sensor type {s.type!r}")
+                groups.setdefault((s.resolution, s.hfov), []).append(s)
+            entry = self._sensor_groups[sensors] = [
+                (resolution, hfov, tuple(k for k in shaders.KINDS if any(s.type == k for s in group)), group)
+                for (resolution, hfov), group in groups.items()]
+        return entry
 
     def _draw(self, c2w: np.ndarray, resolution: tuple[int, int], hfov: float, kinds: tuple[str, ...]) -> _Targets:
         h, w = resolution
@@ -216,8 +227,11 @@ class GLBackend(RenderBackend):
         if targets is None:
             targets = self._targets[(resolution, kinds)] = _Targets(self.ctx, h, w, kinds)
         prog, vao = self._pass(kinds)
-        view = np.linalg.inv(c2w)
-        view_proj = perspective(hfov, w, h, self.near, self.far) @ view
+        view = rigid_inverse(c2w)
+        proj = self._projections.get((resolution, hfov))
+        if proj is None:
+            proj = self._projections[(resolution, hfov)] = perspective(hfov, w, h, self.near, self.far)
+        view_proj = proj @ view
         # Flipping clip-space y makes GL's bottom-up framebuffer read back top row first.
         flipped = view_proj.copy()
         flipped[1] *= -1
@@ -265,6 +279,22 @@ class GLBackend(RenderBackend):
             for t in self._targets.values():
                 t.release()
         self.ctx.release()
+
+
+def rigid_inverse(m: np.ndarray) -> np.ndarray:
+    """The inverse of a rotation + translation 4x4 (a camera pose): ``[R^T, -R^T t]``, exact where
+    ``np.linalg.inv`` solves a general system.
+
+    >>> from envs.pose import camera_to_world
+    >>> m = camera_to_world(np.array([1.0, 0.0, 2.0]), 0.7, (0.0, 1.25, 0.0))
+    >>> bool(np.allclose(rigid_inverse(m) @ m, np.eye(4)))
+    True
+    """
+    out = np.eye(4)
+    rt = m[:3, :3].T
+    out[:3, :3] = rt
+    out[:3, 3] = -rt @ m[:3, 3]
+    return out
 
 
 def _read(targets: _Targets, kind: str, resolution: tuple[int, int]) -> np.ndarray:
