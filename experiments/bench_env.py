@@ -78,6 +78,47 @@ def gl_pass(res: int, steps: int, repeat: int = 1) -> float:
     return best
 
 
+def batched_gl(res: int, n: int, steps: int, repeat: int = 1) -> tuple[float, float, float]:
+    """Frames/s of the renderer over ``n`` scenes: one scene alone, the ``n`` scenes one after
+    another (one context each, as ``n`` single envs in a process), and the ``n`` in one batch
+    (:class:`envs.render.batch.BatchGLRenderer`); the same poses in all three."""
+    from envs.config import SensorSpec
+    from envs.navigation import NavGrid
+    from envs.pose import camera_to_world
+    from envs.render.batch import BatchGLRenderer
+    from envs.render.gl_backend import GLBackend
+    from scenes.generator import generate_scene, split_seed
+
+    scenes = [generate_scene(split_seed("train", i)) for i in range(n)]
+    rng = np.random.default_rng(0)
+    grids = [NavGrid.from_scene(s) for s in scenes]
+    frames = max(steps // n, 1)
+    c2ws = [[camera_to_world(g.sample_navigable_point(rng), float(rng.uniform(-np.pi, np.pi)), (0, 1.25, 0))
+             for g in grids] for _ in range(frames)]
+    sensors = [SensorSpec("rgb", "rgb", (res, res)), SensorSpec("depth", "depth", (res, res))]
+    singles = [GLBackend(s) for s in scenes]
+    batch = BatchGLRenderer(scenes)
+    alone = one_by_one = together = 0.0
+    for _ in range(repeat):
+        t = time.perf_counter()
+        for row in c2ws:
+            singles[0].render(row[0], sensors)
+        alone = max(alone, frames / (time.perf_counter() - t))
+        t = time.perf_counter()
+        for row in c2ws:
+            for backend, c2w in zip(singles, row):
+                backend.render(c2w, sensors)
+        one_by_one = max(one_by_one, frames * n / (time.perf_counter() - t))
+        t = time.perf_counter()
+        for row in c2ws:
+            batch.render(row, sensors)
+        together = max(together, frames * n / (time.perf_counter() - t))
+    for backend in singles:
+        backend.close()
+    batch.close()
+    return alone, one_by_one, together
+
+
 def vector(res: int, steps: int, workers: int = 2, repeat: int = 1) -> float:
     """Total steps/s of ``workers`` AsyncVectorEnv workers (spawned; each builds its own GL context)."""
     kw = _kwargs(res, steps)
@@ -132,6 +173,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--long", type=int, default=10000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=8, help="scenes of the batched renderer rows")
     args = ap.parse_args()
     if args.long < 1000:
         ap.error("--long must be at least 1000 (RSS is reported after 1,000 steps)")
@@ -147,6 +189,14 @@ def main() -> None:
     two = [vector(r, args.steps, repeat=args.repeat) for r in sizes]
     print("| AsyncVectorEnv x2 (steps/s, total; x GL pass) | "
           + " | ".join(f"{t:.0f} ({t / g:.2f}x)" for t, g in zip(two, gl)) + " |", flush=True)
+    n = args.batch
+    print(f"\n| renderer, {n} scenes (frames/s) | 64x64 RGB-D | 128x128 RGB-D |\n|---|---|---|", flush=True)
+    rows = [batched_gl(r, n, args.steps, args.repeat) for r in (64, 128)]
+    print("| 1 scene alone | " + " | ".join(f"{a:.0f}" for a, _, _ in rows) + " |", flush=True)
+    print(f"| {n} scenes one after another (x alone) | " + " | ".join(f"{b:.0f} ({b / a:.2f}x)" for a, b, _ in rows)
+          + " |", flush=True)
+    print(f"| {n} scenes batched (x alone) | " + " | ".join(f"{c:.0f} ({c / a:.2f}x)" for a, _, c in rows) + " |",
+          flush=True)
     for n, mb in long_episode_fresh(128, args.long):
         print(f"peak RSS after {n} steps of one episode (128x128): {mb:.0f} MB", flush=True)
 

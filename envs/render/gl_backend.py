@@ -57,7 +57,7 @@ class FrameStats:
     culled_draws: int = 0
 
 
-class _Targets:
+class RenderTargets:
     """One texture per requested kind (RGBA8 colour, R32F z-depth, R32I id) plus a depth buffer."""
 
     FORMATS = {"rgb": (4, "f1"), "depth": (1, "f4"), "semantic": (1, "i4")}
@@ -82,7 +82,9 @@ class GLBackend(RenderBackend):
     :mod:`envs.render.portals`; needs the scene's ``rooms`` and ``doorways``) and
     ``backface_culling`` (only for parts that are closed and wound outwards). Only the targets the
     requested sensor types need are rendered. llvmpipe's thread count is Mesa's ``LP_NUM_THREADS``
-    environment variable (default: one per core), read when the first context is made.
+    environment variable (default: one per core), read when the first context is made. ``ctx``: an
+    existing context to upload into (several scenes in one context, :mod:`envs.render.batch`);
+    ``None`` makes one of its own.
     """
 
     def __init__(
@@ -95,6 +97,7 @@ class GLBackend(RenderBackend):
         chunk_size: float = 4.0,
         room_culling: bool = True,
         backface_culling: bool = True,
+        ctx=None,
     ):
         import moderngl
 
@@ -105,19 +108,13 @@ class GLBackend(RenderBackend):
         self.frustum_culling = frustum_culling
         self.backface_culling = backface_culling
         self.stats = FrameStats()
-        try:
-            self.ctx = moderngl.create_standalone_context(backend="egl")
-        except Exception as exc:  # the message from EGL alone rarely says what to install
-            raise RuntimeError(
-                "could not create a headless EGL OpenGL context (moderngl backend='egl'). On Debian/Ubuntu "
-                "install `libegl1 libegl-mesa0 libgl1-mesa-dri`; EGL_PLATFORM="
-                f"{os.environ.get('EGL_PLATFORM')!r}. Original error: {exc}"
-            ) from exc
+        self._owns_ctx = ctx is None
+        self.ctx = create_context() if ctx is None else ctx
         self.ctx.enable(moderngl.DEPTH_TEST)
         self.ctx.disable(moderngl.CULL_FACE)
         # Clip-space y is flipped (see _draw), which mirrors the winding on screen.
         self.ctx.front_face = "cw"
-        self._targets: dict[tuple, _Targets] = {}
+        self._targets: dict[tuple, RenderTargets] = {}
         self._passes: dict[tuple[str, ...], tuple] = {}
         self._projections: dict[tuple, np.ndarray] = {}
         self._sensor_groups: dict[tuple, list[tuple]] = {}
@@ -200,13 +197,13 @@ class GLBackend(RenderBackend):
         # Several backends (one per cached scene) share a process, each with its own EGL context: make
         # this one current, or the draw calls would go to whichever context was made current last.
         with self.ctx:
-            for resolution, hfov, kinds, group in self._groups(tuple(sensors)):
-                targets = self._draw(c2w, resolution, hfov, kinds)
+            for resolution, hfov, kinds, group in self.sensor_groups(tuple(sensors)):
+                targets = self.draw(c2w, resolution, hfov, kinds)
                 for s in group:
-                    out[s.uuid] = _read(targets, s.type, resolution)
+                    out[s.uuid] = read_target(targets, s.type, resolution)
         return out
 
-    def _groups(self, sensors: tuple[SensorSpec, ...]) -> list[tuple]:
+    def sensor_groups(self, sensors: tuple[SensorSpec, ...]) -> list[tuple]:
         """``(resolution, hfov, kinds, sensors)`` per camera of ``sensors`` (checked and grouped once
         per sensor tuple: every frame asks for the same one)."""
         entry = self._sensor_groups.get(sensors)
@@ -221,11 +218,22 @@ class GLBackend(RenderBackend):
                 for (resolution, hfov), group in groups.items()]
         return entry
 
-    def _draw(self, c2w: np.ndarray, resolution: tuple[int, int], hfov: float, kinds: tuple[str, ...]) -> _Targets:
+    def draw(self, c2w: np.ndarray, resolution: tuple[int, int], hfov: float, kinds: tuple[str, ...]) -> RenderTargets:
+        """Clear this camera's targets and draw the view from ``c2w`` into them (read them with
+        :func:`read_target`)."""
         h, w = resolution
         targets = self._targets.get((resolution, kinds))
         if targets is None:
-            targets = self._targets[(resolution, kinds)] = _Targets(self.ctx, h, w, kinds)
+            targets = self._targets[(resolution, kinds)] = RenderTargets(self.ctx, h, w, kinds)
+        targets.fbo.use()
+        # All targets clear to zero bits: black, depth 0 (nothing hit), id 0 (background).
+        targets.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        self.draw_view(c2w, resolution, hfov, kinds)
+        return targets
+
+    def draw_view(self, c2w: np.ndarray, resolution: tuple[int, int], hfov: float, kinds: tuple[str, ...]) -> None:
+        """Draw the view from ``c2w`` into the bound framebuffer's viewport."""
+        h, w = resolution
         prog, vao = self._pass(kinds)
         view = rigid_inverse(c2w)
         proj = self._projections.get((resolution, hfov))
@@ -235,16 +243,12 @@ class GLBackend(RenderBackend):
         # Flipping clip-space y makes GL's bottom-up framebuffer read back top row first.
         flipped = view_proj.copy()
         flipped[1] *= -1
-        targets.fbo.use()
-        # All targets clear to zero bits: black, depth 0 (nothing hit), id 0 (background).
-        targets.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         prog["u_view_proj"].write(flipped.T.astype("f4").tobytes())
         if "u_view" in prog:
             prog["u_view"].write(view.T.astype("f4").tobytes())
         if "u_cam_pos" in prog:
             prog["u_cam_pos"].value = tuple(c2w[:3, 3])
         self._draw_visible(prog, vao, view_proj, c2w[:3, 3], kinds)
-        return targets
 
     def _draw_visible(self, prog, vao, view_proj: np.ndarray, cam_pos: np.ndarray, kinds: tuple[str, ...]) -> None:
         order = self._order
@@ -278,7 +282,30 @@ class GLBackend(RenderBackend):
         with self.ctx:
             for t in self._targets.values():
                 t.release()
-        self.ctx.release()
+            if not self._owns_ctx:  # a shared context lives on: give back what this scene holds in it
+                for prog, vao in self._passes.values():
+                    for obj in (vao, prog):
+                        if obj is not None:
+                            obj.release()
+                for obj in (self._vbo, self._ibo, self._indirect, self._texture):
+                    if obj is not None:
+                        obj.release()
+        if self._owns_ctx:
+            self.ctx.release()
+
+
+def create_context():
+    """A headless EGL OpenGL context, or a RuntimeError that says what to install."""
+    import moderngl
+
+    try:
+        return moderngl.create_standalone_context(backend="egl")
+    except Exception as exc:  # the message from EGL alone rarely says what to install
+        raise RuntimeError(
+            "could not create a headless EGL OpenGL context (moderngl backend='egl'). On Debian/Ubuntu "
+            "install `libegl1 libegl-mesa0 libgl1-mesa-dri`; EGL_PLATFORM="
+            f"{os.environ.get('EGL_PLATFORM')!r}. Original error: {exc}"
+        ) from exc
 
 
 def rigid_inverse(m: np.ndarray) -> np.ndarray:
@@ -297,7 +324,7 @@ def rigid_inverse(m: np.ndarray) -> np.ndarray:
     return out
 
 
-def _read(targets: _Targets, kind: str, resolution: tuple[int, int]) -> np.ndarray:
+def read_target(targets: RenderTargets, kind: str, resolution: tuple[int, int]) -> np.ndarray:
     h, w = resolution
     at = targets.attachment[kind]
     if kind == "rgb":
