@@ -75,8 +75,10 @@ class SimulatorConfig:
     sensor per type, uuid = type name), or an explicit ``sensors`` list (``SensorSpec`` or dicts with
     the same keys), which then wins. ``near``/``far`` clip the view in metres.
     ``habitat_scene_dataset`` optionally names a ``*.scene_dataset_config.json`` for the habitat backend.
-    ``gpu_device_id`` picks the CUDA device habitat-sim renders on; ``None`` (default) uses device 0
-    where an NVIDIA driver is present and the CPU's EGL (Mesa llvmpipe) elsewhere, ``-1`` always the CPU.
+    ``gpu_device_id`` picks the device: for ``habitat`` the CUDA device habitat-sim renders on
+    (``None``, the default: device 0 where an NVIDIA driver is present, else the CPU's EGL, Mesa
+    llvmpipe; ``-1``: always the CPU); for ``gl`` the EGL device index (``eglQueryDevicesEXT``
+    order: the GPU vendor's driver and Mesa's software device), ``None`` or ``-1`` the default display.
     """
 
     resolution: tuple[int, int] = (128, 128)

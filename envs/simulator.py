@@ -58,7 +58,8 @@ def make_backend(scene: Scene, config: SimulatorConfig) -> RenderBackend:
             # bench_env.py, bench_sb3.py): render in the calling thread unless the user chose.
             # Mesa reads the variable once, at the process's first context; GPU drivers ignore it.
             os.environ.setdefault("LP_NUM_THREADS", "0")
-        return GLBackend(scene, near=config.near, far=config.far)
+        device = config.gpu_device_id if config.gpu_device_id is not None and config.gpu_device_id >= 0 else None
+        return GLBackend(scene, near=config.near, far=config.far, device_index=device)
     if config.backend == "habitat":
         from envs.render.habitat_backend import HabitatBackend
 

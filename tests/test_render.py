@@ -428,3 +428,16 @@ def test_batched_views_equal_single_renders_bit_for_bit():
     assert seen_objects >= 9  # of 18 views
     for single in singles:
         single.close()
+
+
+def test_the_gl_backend_takes_its_egl_device_from_the_config():
+    from scenes.generator import generate_scene
+
+    scene = generate_scene(1, num_rooms=2)
+    cfg = dict(resolution=(16, 16), sensor_types=("depth",))
+    with Simulator(scene, SimulatorConfig(**cfg)) as sim:
+        ref = sim.get_observations()["depth"]
+    with Simulator(scene, SimulatorConfig(**cfg, gpu_device_id=0)) as sim:  # device 0 exists on every EGL machine
+        assert np.array_equal(sim.get_observations()["depth"], ref)
+    with pytest.raises(RuntimeError, match=r"sim.gpu_device_id=99: no EGL context on that device"):
+        Simulator(scene, SimulatorConfig(**cfg, gpu_device_id=99))

@@ -38,10 +38,11 @@ __all__ = ["BatchGLRenderer"]
 class BatchGLRenderer:
     """Render one view per scene of ``scenes`` per call, all drawn before the first readback."""
 
-    def __init__(self, scenes: Sequence[Scene], near: float = 0.05, far: float = 50.0, **backend_options):
+    def __init__(self, scenes: Sequence[Scene], near: float = 0.05, far: float = 50.0,
+                 device_index: int | None = None, **backend_options):
         if not scenes:
             raise ValueError("BatchGLRenderer: expected at least one scene")
-        self.ctx = create_context()
+        self.ctx = create_context(device_index)
         self.backends = [GLBackend(scene, near=near, far=far, ctx=self.ctx, **backend_options) for scene in scenes]
         self._closed = False
 

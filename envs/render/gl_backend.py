@@ -84,7 +84,7 @@ class GLBackend(RenderBackend):
     requested sensor types need are rendered. llvmpipe's thread count is Mesa's ``LP_NUM_THREADS``
     environment variable (default: one per core), read when the first context is made. ``ctx``: an
     existing context to upload into (several scenes in one context, :mod:`envs.render.batch`);
-    ``None`` makes one of its own.
+    ``None`` makes one of its own, on EGL device ``device_index`` (``None``: the default display).
     """
 
     def __init__(
@@ -98,6 +98,7 @@ class GLBackend(RenderBackend):
         room_culling: bool = True,
         backface_culling: bool = True,
         ctx=None,
+        device_index: int | None = None,
     ):
         import moderngl
 
@@ -109,7 +110,7 @@ class GLBackend(RenderBackend):
         self.backface_culling = backface_culling
         self.stats = FrameStats()
         self._owns_ctx = ctx is None
-        self.ctx = create_context() if ctx is None else ctx
+        self.ctx = create_context(device_index) if ctx is None else ctx
         self.ctx.enable(moderngl.DEPTH_TEST)
         self.ctx.disable(moderngl.CULL_FACE)
         # Clip-space y is flipped (see _draw), which mirrors the winding on screen.
@@ -294,10 +295,18 @@ class GLBackend(RenderBackend):
             self.ctx.release()
 
 
-def create_context():
-    """A headless EGL OpenGL context, or a RuntimeError that says what to install."""
+def create_context(device_index: int | None = None):
+    """A headless EGL OpenGL context, or a RuntimeError that says what to install. ``device_index``
+    picks one of the EGL devices (``eglQueryDevicesEXT``: a GPU's vendor driver, Mesa's software
+    device); ``None`` takes the default display."""
     import moderngl
 
+    if device_index is not None:
+        try:
+            return moderngl.create_standalone_context(backend="egl", device_index=int(device_index))
+        except Exception as exc:
+            raise RuntimeError(f"sim.gpu_device_id={device_index}: no EGL context on that device ({exc}); it "
+                               "indexes the EGL devices of this machine, null takes the default display") from exc
     try:
         return moderngl.create_standalone_context(backend="egl")
     except Exception as exc:  # the message from EGL alone rarely says what to install
