@@ -26,12 +26,14 @@ from tqdm import tqdm  # noqa: E402
 import envs  # noqa: E402,F401
 
 ENV_ID = "VLM2/Explore-v0"
+EGL_DEVICE: int | None = None  # --egl-device: the EGL device every renderer here uses (None: the default)
 
 
 def _kwargs(res: int, steps: int) -> dict:
     # the env's own step limit goes in ``config``: gym.make's max_episode_steps keyword would only add
     # gymnasium's TimeLimit and leave the env truncating at its own limit on every later step
-    return dict(sensors=("rgb", "depth"), sim={"resolution": (res, res), "sensor_types": ["rgb", "depth"]},
+    return dict(sensors=("rgb", "depth"), sim={"resolution": (res, res), "sensor_types": ["rgb", "depth"],
+                                               "gpu_device_id": EGL_DEVICE},
                 num_scenes=1, config={"max_episode_steps": steps + 10})
 
 
@@ -96,8 +98,8 @@ def batched_gl(res: int, n: int, steps: int, repeat: int = 1) -> tuple[float, fl
     c2ws = [[camera_to_world(g.sample_navigable_point(rng), float(rng.uniform(-np.pi, np.pi)), (0, 1.25, 0))
              for g in grids] for _ in range(frames)]
     sensors = [SensorSpec("rgb", "rgb", (res, res)), SensorSpec("depth", "depth", (res, res))]
-    singles = [GLBackend(s) for s in scenes]
-    batch = BatchGLRenderer(scenes)
+    singles = [GLBackend(s, device_index=EGL_DEVICE) for s in scenes]
+    batch = BatchGLRenderer(scenes, device_index=EGL_DEVICE)
     alone = one_by_one = together = 0.0
     for _ in range(repeat):
         t = time.perf_counter()
@@ -174,7 +176,10 @@ def main() -> None:
     ap.add_argument("--long", type=int, default=10000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--batch", type=int, default=8, help="scenes of the batched renderer rows")
+    ap.add_argument("--egl-device", type=int, default=None, help="EGL device index (default: the default display)")
     args = ap.parse_args()
+    global EGL_DEVICE
+    EGL_DEVICE = args.egl_device
     if args.long < 1000:
         ap.error("--long must be at least 1000 (RSS is reported after 1,000 steps)")
     print(f"LP_NUM_THREADS={os.environ.get('LP_NUM_THREADS', 'unset')}, {os.cpu_count()} cores, "
