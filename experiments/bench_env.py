@@ -121,6 +121,30 @@ def batched_gl(res: int, n: int, steps: int, repeat: int = 1) -> tuple[float, fl
     return alone, one_by_one, together
 
 
+def in_process_vector(res: int, n: int, steps: int, repeat: int = 1) -> tuple[float, float]:
+    """Total steps/s of ``n`` envs in this process: gymnasium's ``SyncVectorEnv`` (each env renders
+    itself) and :class:`envs.gym.vector.BatchedVectorEnv` (one batched renderer); same actions."""
+    kw = _kwargs(res, steps)
+    kw["num_scenes"] = n
+    frames = max(steps // n, 1)
+    acts = _actions(frames * n).reshape(frames, n)
+    out = []
+    for make in (lambda: gym.vector.SyncVectorEnv([lambda: gym.make(ENV_ID, expert=False, **kw)] * n),
+                 lambda: gym.make_vec(ENV_ID, num_envs=n, vectorization_mode="vector_entry_point", expert=False,
+                                      **kw)):
+        venv = make()
+        best = 0.0
+        for _ in range(repeat):
+            venv.reset(seed=0)
+            t = time.perf_counter()
+            for a in acts:
+                venv.step(a)
+            best = max(best, frames * n / (time.perf_counter() - t))
+        venv.close()
+        out.append(best)
+    return out[0], out[1]
+
+
 def vector(res: int, steps: int, workers: int = 2, repeat: int = 1) -> float:
     """Total steps/s of ``workers`` AsyncVectorEnv workers (spawned; each builds its own GL context)."""
     kw = _kwargs(res, steps)
@@ -202,6 +226,11 @@ def main() -> None:
           + " |", flush=True)
     print(f"| {n} scenes batched (x alone) | " + " | ".join(f"{c:.0f} ({c / a:.2f}x)" for a, _, c in rows) + " |",
           flush=True)
+    rows = [in_process_vector(r, n, args.steps, args.repeat) for r in (64, 128)]
+    print(f"| {n} envs, SyncVectorEnv (env steps/s, total) | " + " | ".join(f"{a:.0f}" for a, _ in rows) + " |",
+          flush=True)
+    print(f"| {n} envs, BatchedVectorEnv (x SyncVectorEnv) | "
+          + " | ".join(f"{b:.0f} ({b / a:.2f}x)" for a, b in rows) + " |", flush=True)
     for n, mb in long_episode_fresh(128, args.long):
         print(f"peak RSS after {n} steps of one episode (128x128): {mb:.0f} MB", flush=True)
 

@@ -296,3 +296,37 @@ def test_the_env_step_limit_set_through_config_truncates_there():
     ends = [env.step(1)[3] for _ in range(5)]
     assert ends == [False] * 4 + [True]
     env.close()
+
+
+@pytest.mark.parametrize("env_id, kwargs", [
+    ("VLM2/PointNav-v0", {"goal_distance": (0.5, 1.5)}),  # short episodes: the autoreset is exercised
+    ("VLM2/ObjectNav-v0", {"sensors": ("rgb", "depth", "semantic")}),
+])
+def test_batched_vector_env_equals_gymnasium_sync_vector_env_bit_for_bit(env_id, kwargs):
+    common = dict(sim={"resolution": (24, 32)}, num_scenes=3, config={"max_episode_steps": 25}, **kwargs)
+    n = 3
+    batched = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", **common)
+    reference = gym.vector.SyncVectorEnv([lambda: gym.make(env_id, **common) for _ in range(n)])
+    assert batched.observation_space == reference.observation_space
+    assert batched.metadata["autoreset_mode"] == reference.metadata["autoreset_mode"]
+    rng = np.random.default_rng(0)
+    a, b = batched.reset(seed=7), reference.reset(seed=7)
+    ends = 0
+    for t in range(60):
+        for key in b[0]:
+            assert np.array_equal(a[0][key], b[0][key]), (t, key)
+        assert batched.observation_space.contains(a[0])
+        if t:
+            for x, y in zip(a[1:4], b[1:4]):  # rewards, terminations, truncations
+                assert np.array_equal(x, y), t
+            ends += int(np.sum(a[2] | a[3]))
+        info_a, info_b = a[-1], b[-1]
+        assert info_a.keys() == info_b.keys()
+        for key in ("distance_to_goal", "success", "spl", "position"):
+            if key in info_b:
+                assert np.array_equal(info_a[key], info_b[key]), (t, key)
+        actions = rng.integers(0, 4, n)
+        a, b = batched.step(actions), reference.step(actions)
+    assert ends >= 2  # episodes ended and the sub-envs were reset by the next step, on both sides
+    batched.close()
+    reference.close()

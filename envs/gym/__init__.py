@@ -39,10 +39,14 @@ ENV_IDS = {
 }
 TASK_IDS = {"pointnav": "VLM2/PointNav-v0", "objectnav": "VLM2/ObjectNav-v0", "returnnav": "VLM2/ReturnNav-v0"}
 
+# gym.make_vec(id, num_envs=N, vectorization_mode="vector_entry_point"): N envs, one batched renderer
+_VECTOR = {"VLM2/PointNav-v0": "envs.gym.vector:make_pointnav", "VLM2/ObjectNav-v0": "envs.gym.vector:make_objectnav",
+           "VLM2/Explore-v0": "envs.gym.vector:make_explore"}
+
 for _id, _entry in ENV_IDS.items():
     if _id not in registry:
         # The env truncates by itself at EnvConfig.max_episode_steps (configurable per instance),
         # so no TimeLimit wrapper with a second, conflicting limit is added here.
-        register(id=_id, entry_point=_entry, disable_env_checker=False)
+        register(id=_id, entry_point=_entry, disable_env_checker=False, vector_entry_point=_VECTOR.get(_id))
 
 __all__ = ["ACTIONS", "ENV_IDS", "TASK_IDS", "EnvConfig", "VLM2NavEnv"]
