@@ -11,7 +11,7 @@ Each case builds its input in a scratch folder and runs what a user would run: t
 
 Then the fuzz test's outcome counts (``tests/test_fuzz.py``, seeded) are printed.
 
-    python experiments/hostile_inputs.py                 # ~5 minutes on 2 cores
+    python experiments/hostile_inputs.py                 # about 2 minutes on 2 cores
     python experiments/hostile_inputs.py --fuzz-cases 300 --fuzz-seed 1
 """
 

@@ -127,24 +127,18 @@ class BatchedVectorEnv(VectorEnv):
         pending = sorted(self._pending)
         if not pending:
             return
-        sensors = self.envs[0].sim_config.sensors
-        mounts: dict[tuple[float, float, float], list] = {}
-        for s in sensors:
-            mounts.setdefault(s.position, []).append(s)
-        drawn = []
-        with self.ctx:
-            for i in pending:
-                env, backend = self.envs[i], self._backend(i)
-                for mount, group in mounts.items():
-                    c2w = P.camera_to_world(env.position, env.heading, mount)
-                    for resolution, hfov, kinds, sub in backend.sensor_groups(tuple(group)):
-                        drawn.append((i, backend.draw(c2w, resolution, hfov, kinds), resolution, sub))
-            frames: dict[int, dict[str, np.ndarray]] = {i: {} for i in pending}
-            from envs.render.gl_backend import read_target
+        from envs.render.batch import draw_then_read
 
-            for i, targets, resolution, sub in drawn:
-                for s in sub:
-                    frames[i][s.uuid] = read_target(targets, s.type, resolution)
+        mounts: dict[tuple[float, float, float], list] = {}
+        for s in self.envs[0].sim_config.sensors:
+            mounts.setdefault(s.position, []).append(s)
+        with self.ctx:  # a backend built here uploads into the shared context: make it current first
+            views = [(i, self._backend(i), P.camera_to_world(self.envs[i].position, self.envs[i].heading, mount),
+                      group) for i in pending for mount, group in mounts.items()]
+            rendered = draw_then_read([v[1:] for v in views])
+        frames: dict[int, dict[str, np.ndarray]] = {i: {} for i in pending}
+        for (i, *_), obs in zip(views, rendered):
+            frames[i].update(obs)
         for i in pending:
             env = self.envs[i]
             frames[i]["pose"] = P.pose_vector(env.position, env.heading)

@@ -32,7 +32,22 @@ from envs.config import SensorSpec
 from envs.render.gl_backend import GLBackend, create_context, read_target
 from scenes.types import Scene
 
-__all__ = ["BatchGLRenderer"]
+__all__ = ["BatchGLRenderer", "draw_then_read"]
+
+
+def draw_then_read(views: Sequence[tuple[GLBackend, np.ndarray, Sequence[SensorSpec]]]) -> list[dict[str, np.ndarray]]:
+    """``(backend, camera_to_world, sensors)`` per view, all backends in the current context: every
+    view is drawn first (llvmpipe queues them), then every target is read back, so only the first
+    readback waits. Returns one observation dict per view, as :meth:`GLBackend.render` gives."""
+    drawn = []
+    for index, (backend, c2w, sensors) in enumerate(views):
+        for resolution, hfov, kinds, group in backend.sensor_groups(tuple(sensors)):
+            drawn.append((index, backend.draw(c2w, resolution, hfov, kinds), resolution, group))
+    out: list[dict[str, np.ndarray]] = [{} for _ in views]
+    for index, targets, resolution, group in drawn:
+        for s in group:
+            out[index][s.uuid] = read_target(targets, s.type, resolution)
+    return out
 
 
 class BatchGLRenderer:
@@ -61,15 +76,8 @@ class BatchGLRenderer:
         c2ws = [np.asarray(c, float) for c in cameras_to_world]
         if any(c.shape != (4, 4) or not np.all(np.isfinite(c)) for c in c2ws):
             raise ValueError("BatchGLRenderer.render: every camera_to_world must be a finite 4x4 matrix")
-        out: list[dict[str, np.ndarray]] = [{} for _ in range(n)]
         with self.ctx:
-            for resolution, hfov, kinds, group in self.backends[0].sensor_groups(tuple(sensors)):
-                # every view first (llvmpipe queues them), then every readback: only the first waits
-                targets = [b.draw(c2w, resolution, hfov, kinds) for b, c2w in zip(self.backends, c2ws)]
-                for i, t in enumerate(targets):
-                    for s in group:
-                        out[i][s.uuid] = read_target(t, s.type, resolution)
-        return out
+            return draw_then_read([(b, c2w, sensors) for b, c2w in zip(self.backends, c2ws)])
 
     def close(self) -> None:
         if self._closed:
