@@ -95,9 +95,9 @@ class SimulatorConfig:
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise ValueError(f"SimulatorConfig.backend: unknown backend {self.backend!r}, expected one of {BACKENDS}")
-        if self.gpu_device_id is not None and (isinstance(self.gpu_device_id, bool) or not isinstance(self.gpu_device_id, int)
-                                               or self.gpu_device_id < -1):
-            raise ValueError(f"SimulatorConfig.gpu_device_id: expected null, -1 (CPU) or a CUDA device index, "
+        device = self.gpu_device_id
+        if device is not None and (isinstance(device, bool) or not isinstance(device, int) or device < -1):
+            raise ValueError(f"SimulatorConfig.gpu_device_id: expected null, -1 (CPU) or a device index, "
                              f"got {self.gpu_device_id!r}")
         self.resolution = _resolution(self.resolution, "SimulatorConfig.resolution")
         self.hfov = _hfov(self.hfov, "SimulatorConfig.hfov")
@@ -124,6 +124,11 @@ class SimulatorConfig:
         dup = sorted({u for u in uuids if uuids.count(u) > 1})
         if dup:
             raise ValueError(f"SimulatorConfig.sensors: duplicate uuids {dup}")
+
+    @property
+    def egl_device(self) -> int | None:
+        """The EGL device index the ``gl`` backend renders on (``None``: the default display)."""
+        return self.gpu_device_id if self.gpu_device_id is not None and self.gpu_device_id >= 0 else None
 
     def sensor(self, uuid: str) -> SensorSpec:
         for s in self.sensors or ():

@@ -48,6 +48,15 @@ class AgentState:
 SMALL_IMAGE_PIXELS = 128 * 128
 
 
+def sensors_by_mount(sensors: Sequence[SensorSpec]) -> dict[tuple[float, float, float], list[SensorSpec]]:
+    """The sensors grouped by mount point (position on the agent), in their order: one camera
+    pose per group."""
+    groups: dict[tuple[float, float, float], list[SensorSpec]] = {}
+    for s in sensors:
+        groups.setdefault(s.position, []).append(s)
+    return groups
+
+
 def make_backend(scene: Scene, config: SimulatorConfig) -> RenderBackend:
     """The render backend named by ``config.backend``."""
     if config.backend == "gl":
@@ -58,8 +67,7 @@ def make_backend(scene: Scene, config: SimulatorConfig) -> RenderBackend:
             # bench_env.py, bench_sb3.py): render in the calling thread unless the user chose.
             # Mesa reads the variable once, at the process's first context; GPU drivers ignore it.
             os.environ.setdefault("LP_NUM_THREADS", "0")
-        device = config.gpu_device_id if config.gpu_device_id is not None and config.gpu_device_id >= 0 else None
-        return GLBackend(scene, near=config.near, far=config.far, device_index=device)
+        return GLBackend(scene, near=config.near, far=config.far, device_index=config.egl_device)
     if config.backend == "habitat":
         from envs.render.habitat_backend import HabitatBackend
 
@@ -86,10 +94,7 @@ class Simulator:
         self.navigator = navigator
         self.backend = backend if backend is not None else make_backend(scene, self.config)
         self._state = AgentState(np.zeros(3), 0.0)
-        groups: dict[tuple[float, float, float], list[SensorSpec]] = {}
-        for s in self.config.sensors or ():
-            groups.setdefault(s.position, []).append(s)
-        self._groups = groups
+        self._groups = sensors_by_mount(self.config.sensors or ())
 
     @property
     def sensors(self) -> tuple[SensorSpec, ...]:

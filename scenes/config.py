@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -74,12 +73,10 @@ class SceneDatasetConfig:
         """From the composed group (an OmegaConf node or a mapping); unknown keys are refused."""
         from omegaconf import OmegaConf
 
+        from vlm2_base.config import check_fields
+
         d = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(d) - set(names))
-        if unknown:
-            raise ValueError(f"scene: unknown field(s) {unknown}; expected some of {names}")
-        return cls(**d).validate()
+        return cls(**check_fields(cls, d, "scene")).validate()
 
     def validate(self) -> "SceneDatasetConfig":
         from scenes.generator import SPLIT_SEEDS

@@ -110,12 +110,8 @@ def _stage_for_glb(glb: Path) -> hc.StageConfig:
     return hc.bare_glb_stage(glb)
 
 
-def load_stage(
-    stage: hc.StageConfig, scene_id: str | None = None, extra_scale: np.ndarray | None = None
-) -> Scene:
+def load_stage(stage: hc.StageConfig, scene_id: str | None = None) -> Scene:
     """Geometry of one stage in world coordinates, without semantics."""
-    if extra_scale is not None:
-        stage = dataclasses.replace(stage, scale=np.asarray(stage.scale, float) * extra_scale)
     meshes = read_glb(stage.render_asset, stage.transform())
     scene = Scene(scene_id=scene_id or stage.name, meshes=meshes, source=str(stage.source or stage.render_asset))
     return check_scene(scene, stage.render_asset)

@@ -100,7 +100,7 @@ def atomic_savefig(fig, path: str | Path, close: bool = True, **savefig_kwargs) 
     return atomic_write(path, buf.getvalue())
 
 
-_HELD_LOCKS: dict[str, int] = {}  # lock files this process holds, and how deep
+_HELD_LOCKS: set[str] = set()  # lock files this process holds (re-entry yields without locking again)
 
 
 class FolderLockedError(ValueError):
@@ -127,11 +127,7 @@ def folder_lock(folder: str | Path, what: str = "output") -> Iterator[Path]:
     path = folder / ".lock"
     key = str(path.resolve())
     if key in _HELD_LOCKS:  # re-entered by the holder (a build that writes scenes under its own lock)
-        _HELD_LOCKS[key] += 1
-        try:
-            yield path
-        finally:
-            _HELD_LOCKS[key] -= 1
+        yield path
         return
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
@@ -144,15 +140,15 @@ def folder_lock(folder: str | Path, what: str = "output") -> Iterator[Path]:
                 f"finish or choose another folder (lock file {path})") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        _HELD_LOCKS[key] = 1
+        _HELD_LOCKS.add(key)
         try:
             yield path
         finally:
-            del _HELD_LOCKS[key]
+            _HELD_LOCKS.discard(key)
             os.ftruncate(fd, 0)  # a finished folder's bytes do not depend on who wrote it
     finally:
         os.close(fd)  # closing the descriptor releases the lock
 
 
 __all__ = ["FolderLockedError", "atomic_open", "atomic_path", "atomic_savefig", "atomic_write", "folder_lock",
-           "json_text", "write_json"]
+           "json_text", "write_json", "write_video"]

@@ -56,8 +56,7 @@ class BatchedVectorEnv(VectorEnv):
         self.single_action_space = first.action_space
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
-        device = first.sim_config.gpu_device_id
-        self.ctx = create_context(device if device is not None and device >= 0 else None)
+        self.ctx = create_context(first.sim_config.egl_device)
         self._backends: dict[tuple[int, str], Any] = {}
         self._autoreset = np.zeros(num_envs, bool)
         self._pending: set[int] = set()
@@ -128,10 +127,9 @@ class BatchedVectorEnv(VectorEnv):
         if not pending:
             return
         from envs.render.batch import draw_then_read
+        from envs.simulator import sensors_by_mount
 
-        mounts: dict[tuple[float, float, float], list] = {}
-        for s in self.envs[0].sim_config.sensors:
-            mounts.setdefault(s.position, []).append(s)
+        mounts = sensors_by_mount(self.envs[0].sim_config.sensors)
         with self.ctx:  # a backend built here uploads into the shared context: make it current first
             views = [(i, self._backend(i), P.camera_to_world(self.envs[i].position, self.envs[i].heading, mount),
                       group) for i in pending for mount, group in mounts.items()]

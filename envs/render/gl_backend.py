@@ -113,7 +113,7 @@ class GLBackend(RenderBackend):
         self.ctx = create_context(device_index) if ctx is None else ctx
         self.ctx.enable(moderngl.DEPTH_TEST)
         self.ctx.disable(moderngl.CULL_FACE)
-        # Clip-space y is flipped (see _draw), which mirrors the winding on screen.
+        # Clip-space y is flipped (see draw_view), which mirrors the winding on screen.
         self.ctx.front_face = "cw"
         self._targets: dict[tuple, RenderTargets] = {}
         self._passes: dict[tuple[str, ...], tuple] = {}
