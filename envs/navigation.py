@@ -202,41 +202,59 @@ class NavGrid:
             self._graph = grid_graph(self.navigable, self.cell_size)
         return self._graph
 
-    def _field(self, goal_cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(distance to the nearest goal cell in metres, predecessor toward it), both (H*W,), cached."""
+    def _field(self, goal_cells: np.ndarray, limit: float = np.inf,
+               at: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(distance to the nearest goal cell in metres, predecessor toward it), both (H*W,), cached.
+
+        ``limit`` (m): Dijkstra stops there; cells farther away read inf (their predecessor -9999),
+        and every finite distance and predecessor is the full solve's. A cached field serves any
+        request it covers: one solved to at least ``limit``, or, for a single cell ``at`` (flat
+        index), any field that reaches that cell; otherwise the field is solved again, farther.
+        """
         h, w = self.shape
         flat = np.unique(goal_cells[:, 0] * w + goal_cells[:, 1]) if len(goal_cells) else np.zeros(0, np.int64)
         flat = flat[self.navigable.ravel()[flat]]
         key = flat.tobytes()
-        if key in self._fields:
-            self._fields.move_to_end(key)
-            return self._fields[key]
+        cached = self._fields.get(key)
+        if cached is not None:
+            dist, pred, reach = cached
+            if reach >= limit or (at is not None and np.isfinite(dist[at])):
+                self._fields.move_to_end(key)
+                return dist, pred
         if len(flat) == 0:
-            result = (np.full(h * w, np.inf), np.full(h * w, -9999))
+            dist, pred = np.full(h * w, np.inf), np.full(h * w, -9999)
+            limit = np.inf
         else:
-            dist, pred, _ = dijkstra(self._graph_csr(), indices=flat, min_only=True, return_predecessors=True)
-            result = (dist, pred)
-        self._fields[key] = result
+            dist, pred, _ = dijkstra(self._graph_csr(), indices=flat, min_only=True, return_predecessors=True,
+                                     limit=limit)
+        self._fields[key] = (dist, pred, float(limit))
+        self._fields.move_to_end(key)
         if len(self._fields) > _FIELD_CACHE:
             self._fields.popitem(last=False)
-        return result
+        return dist, pred
 
     def _cells_in_grid(self, points: np.ndarray) -> np.ndarray:
         rc = self.world_to_grid(np.atleast_2d(points))
         h, w = self.shape
         return rc[(rc[:, 0] >= 0) & (rc[:, 0] < h) & (rc[:, 1] >= 0) & (rc[:, 1] < w)]
 
-    def distance_field(self, goals: np.ndarray) -> np.ndarray:
-        """(H, W) geodesic distance in metres from every cell centre to the nearest goal point (K, 3)."""
-        return self._field(self._cells_in_grid(goals))[0].reshape(self.shape)
+    def distance_field(self, goals: np.ndarray, limit: float = np.inf) -> np.ndarray:
+        """(H, W) geodesic distance in metres from every cell centre to the nearest goal point (K, 3).
+
+        With a ``limit`` (m) the solve stops there and farther cells read inf: much cheaper when only
+        the neighbourhood matters (sampling an episode start in range of a goal). Later distance
+        queries from a cell beyond the limit solve the whole field then.
+        """
+        return self._field(self._cells_in_grid(goals), limit)[0].reshape(self.shape)
 
     def geodesic_distance_to_cells(self, a: np.ndarray, goal_cells: np.ndarray) -> float:
         """Geodesic distance from point ``a`` to the nearest of ``goal_cells`` (K, 2); inf if unreachable."""
         rc = self._cells_in_grid(a)
         if len(rc) == 0:
             return float("inf")
-        dist, _ = self._field(np.asarray(goal_cells, np.int64).reshape(-1, 2))
-        return float(dist[rc[0, 0] * self.shape[1] + rc[0, 1]])
+        at = int(rc[0, 0] * self.shape[1] + rc[0, 1])
+        dist, _ = self._field(np.asarray(goal_cells, np.int64).reshape(-1, 2), at=at)
+        return float(dist[at])
 
     def geodesic_distance(self, a: np.ndarray, b: np.ndarray) -> float:
         """Geodesic distance (m) from ``a`` (3,) to ``b`` (3,) or to the nearest of goals ``b`` (K, 3).
@@ -259,8 +277,9 @@ class NavGrid:
     def shortest_path_to_cells(self, a: np.ndarray, goal_cells: np.ndarray, end: np.ndarray | None = None) -> np.ndarray:
         """Like :meth:`shortest_path`, toward the nearest of ``goal_cells`` (K, 2); ends at ``end`` if given."""
         rc = self._cells_in_grid(a)
-        dist, pred = self._field(np.asarray(goal_cells, np.int64).reshape(-1, 2))
         w = self.shape[1]
+        at = int(rc[0, 0] * w + rc[0, 1]) if len(rc) else None
+        dist, pred = self._field(np.asarray(goal_cells, np.int64).reshape(-1, 2), at=at)
         if len(rc) == 0 or not np.isfinite(dist[rc[0, 0] * w + rc[0, 1]]):
             return np.zeros((0, 3))
         node, chain = int(rc[0, 0] * w + rc[0, 1]), []

@@ -298,15 +298,20 @@ def test_the_env_step_limit_set_through_config_truncates_there():
     env.close()
 
 
-@pytest.mark.parametrize("env_id, kwargs", [
-    ("VLM2/PointNav-v0", {"goal_distance": (0.5, 1.5)}),  # short episodes: the autoreset is exercised
-    ("VLM2/ObjectNav-v0", {"sensors": ("rgb", "depth", "semantic")}),
+@pytest.mark.parametrize("env_id, kwargs, mode", [
+    ("VLM2/PointNav-v0", {"goal_distance": (0.5, 1.5)}, "NextStep"),  # short episodes: autoresets happen
+    ("VLM2/PointNav-v0", {"goal_distance": (0.5, 1.5)}, "SameStep"),
+    ("VLM2/ObjectNav-v0", {"sensors": ("rgb", "depth", "semantic")}, "NextStep"),
 ])
-def test_batched_vector_env_equals_gymnasium_sync_vector_env_bit_for_bit(env_id, kwargs):
+def test_batched_vector_env_equals_gymnasium_sync_vector_env_bit_for_bit(env_id, kwargs, mode):
+    from gymnasium.vector import AutoresetMode
+
     common = dict(sim={"resolution": (24, 32)}, num_scenes=3, config={"max_episode_steps": 25}, **kwargs)
     n = 3
-    batched = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", **common)
-    reference = gym.vector.SyncVectorEnv([lambda: gym.make(env_id, **common) for _ in range(n)])
+    batched = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", autoreset_mode=mode,
+                           **common)
+    reference = gym.vector.SyncVectorEnv([lambda: gym.make(env_id, **common) for _ in range(n)],
+                                         autoreset_mode=AutoresetMode(mode))
     assert batched.observation_space == reference.observation_space
     assert batched.metadata["autoreset_mode"] == reference.metadata["autoreset_mode"]
     rng = np.random.default_rng(0)
@@ -325,6 +330,12 @@ def test_batched_vector_env_equals_gymnasium_sync_vector_env_bit_for_bit(env_id,
         for key in ("distance_to_goal", "success", "spl", "position"):
             if key in info_b:
                 assert np.array_equal(info_a[key], info_b[key]), (t, key)
+        if "final_obs" in info_b:  # same-step autoreset: the finished episodes' last frames and measures
+            assert np.array_equal(info_a["_final_obs"], info_b["_final_obs"]), t
+            for i in np.flatnonzero(info_b["_final_obs"]):
+                for key in info_b["final_obs"][i]:
+                    assert np.array_equal(info_a["final_obs"][i][key], info_b["final_obs"][i][key]), (t, i, key)
+            assert np.array_equal(info_a["final_info"]["spl"], info_b["final_info"]["spl"]), t
         actions = rng.integers(0, 4, n)
         a, b = batched.step(actions), reference.step(actions)
     assert ends >= 2  # episodes ended and the sub-envs were reset by the next step, on both sides

@@ -116,6 +116,49 @@ def test_geodesic_around_wall_matches_hand_computation(grid):
     assert grid.geodesic_distance(b, a) == pytest.approx(grid.geodesic_distance(a, b), abs=2 * CELL)
 
 
+def test_a_distance_field_solved_to_a_limit_is_the_full_one_within_it_and_grows_on_demand(grid):
+    from dataclasses import replace
+
+    goal = p3(1.5, 1.0)
+    fresh = replace(grid, _fields=type(grid._fields)())  # same grid, empty field cache
+    full = grid.distance_field(goal[None])
+    near = fresh.distance_field(goal[None], limit=2.0)
+    inside = np.isfinite(near)
+    assert inside.any() and not inside.all()
+    assert np.array_equal(near[inside], full[inside]) and (full[~inside] > 2.0).all()
+    # beyond the limit, the shortest path around the wall (about 4.5 m) solves the rest of the field
+    far = p3(4.5, 2.5)
+    assert fresh.geodesic_distance(far, goal) == grid.geodesic_distance(far, goal) > 2.0
+    assert np.array_equal(fresh.distance_field(goal[None]), full)
+    assert np.array_equal(fresh.shortest_path(far, goal), grid.shortest_path(far, goal))
+
+
+def test_pointnav_episodes_are_those_of_full_distance_fields(monkeypatch):
+    import gymnasium as gym
+
+    import envs  # noqa: F401
+    import envs.gym.pointnav as pointnav
+
+    def play(margin):
+        monkeypatch.setattr(pointnav, "_FIELD_MARGIN", margin)
+        env = gym.make("VLM2/PointNav-v0", sensors=("depth",), sim={"resolution": (8, 8)}, num_scenes=2,
+                       config={"max_episode_steps": 40})
+        rows, rng = [], np.random.default_rng(0)
+        for seed in range(4):
+            obs, info = env.reset(seed=seed)
+            rows.append((obs["pointgoal_with_gps_compass"], info["distance_to_goal"]))
+            for a in rng.integers(1, 4, 40):
+                obs, r, term, trunc, info = env.step(int(a))
+                rows.append((obs["pointgoal_with_gps_compass"], r, info["distance_to_goal"], info["spl"]))
+        env.close()
+        return rows
+
+    lean, full = play(2.0), play(np.inf)
+    assert len(lean) == len(full)
+    for x, y in zip(lean, full):
+        assert all(np.array_equal(a, b) for a, b in zip(x, y))
+
+
 def test_unreachable_and_largest_component():
     # a 1 m x 1 m closet sealed off inside the right half of the room
     closet = walls_around(4.5, 0.5, 5.5, 1.5)

@@ -226,3 +226,49 @@ def test_a_bad_env_config_is_reported_by_the_parent_not_as_a_dead_worker():
     cfg = {"extractor": "none", "vec_env": "subproc", "n_envs": 2, "env": {"sensors": ["lidar"], "num_scenes": 1}}
     with pytest.raises(ValueError, match="EnvConfig.sensors: unknown sensor 'lidar'"):
         make_vec_env(cfg, seed=0)
+
+
+def test_batched_sb3_vec_env_equals_dummy_vec_env_with_the_same_wrappers():
+    """vec_env=batched (one process, one batched render) gives SB3 what DummyVecEnv over make_env's
+    per-env wrappers gives: observations, shaped rewards, dones, last frames and episode statistics."""
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from vlm2_agent.policy.training import make_env, make_vec_env
+
+    cfg = {"task": "pointnav", "extractor": "cnn", "n_envs": 3, "vec_env": "batched", "failed_stop_penalty": 1.0,
+           "timeout_penalty": 0.5, "sim": {"resolution": [16, 24]},
+           "env": {"num_scenes": 2, "max_episode_steps": 12, "task_kwargs": {"goal_distance": [0.5, 1.5]}}}
+    batched = make_vec_env(cfg, seed=3)
+    reference = DummyVecEnv([make_env(cfg, i, 3, initial_reset=False) for i in range(3)])
+    reference.seed(3)
+    assert batched.observation_space == reference.observation_space
+    a, b = batched.reset(), reference.reset()
+    rng = np.random.default_rng(0)
+    finished = 0
+    for t in range(40):
+        assert a.keys() == b.keys() == {"rgb", "depth", "pointgoal_with_gps_compass"}
+        for key in b:
+            assert np.array_equal(a[key], b[key]), (t, key)
+        actions = rng.integers(0, 4, 3)
+        (a, ra, da, ia), (b, rb, db, ib) = batched.step(actions), reference.step(actions)
+        assert np.array_equal(ra, rb) and np.array_equal(da, db), t
+        for i in np.flatnonzero(db):
+            finished += 1
+            for key in ("success", "spl", "TimeLimit.truncated"):
+                assert ia[i][key] == ib[i][key], (t, i, key)
+            assert ia[i]["episode"]["r"] == pytest.approx(ib[i]["episode"]["r"])
+            assert ia[i]["episode"]["l"] == ib[i]["episode"]["l"]
+            for key in ib[i]["terminal_observation"]:
+                assert np.array_equal(ia[i]["terminal_observation"][key], ib[i]["terminal_observation"][key])
+    assert finished >= 3
+    batched.close()
+    reference.close()
+
+
+def test_batched_vec_env_refuses_what_it_cannot_batch():
+    from vlm2_agent.policy.training import make_vec_env
+
+    with pytest.raises(ValueError, match="task 'returnnav'.*no batched env"):
+        make_vec_env({"task": "returnnav", "vec_env": "batched", "extractor": "none"}, seed=0)
+    with pytest.raises(ValueError, match="memory wrapper"):
+        make_vec_env({"vec_env": "batched", "extractor": "none", "memory": {}}, seed=0)

@@ -51,6 +51,8 @@ from gymnasium import spaces
 
 from envs.gym.base import STOP, VLM2NavEnv
 
+_FIELD_MARGIN = 2.0  # m past goal_distance's upper end that a reset's distance field is solved to
+
 SLACK_REWARD = -0.01
 SUCCESS_REWARD = 2.5
 
@@ -160,12 +162,16 @@ class PointNavEnv(NavTaskMixin, VLM2NavEnv):
         Small scenes may have no point that far: then the farthest reachable candidate is taken.
         """
         lo, hi = self.goal_distance
-        field = self.navgrid.distance_field(anchor[None])
+        # Solved out to a margin past the range only: the agent starts within `hi` and mostly stays
+        # near; a step from beyond the margin solves the rest (NavGrid._field), the answers unchanged.
+        field = self.navgrid.distance_field(anchor[None], limit=hi + _FIELD_MARGIN)
         points, cells = self.navgrid.sample_navigable_cells(self.np_random, 200)
         d = field[cells[:, 0], cells[:, 1]]
         in_range = np.flatnonzero((d >= lo) & (d <= hi))
         if len(in_range):
             return points[int(in_range[0])]
+        field = self.navgrid.distance_field(anchor[None])
+        d = field[cells[:, 0], cells[:, 1]]
         reachable = np.flatnonzero(np.isfinite(d))
         if not len(reachable):
             raise RuntimeError(f"scene {self.scene.scene_id!r}: no point reachable from {anchor}")

@@ -4,8 +4,10 @@
 :class:`BatchedVectorEnv` directly) steps N sub-envs in this process and renders all N agents in one
 EGL context, every view drawn before the first readback. Observations, rewards, terminations,
 truncations and infos are those of gymnasium's own ``SyncVectorEnv`` over the same envs, bit for
-bit, with the same next-step autoreset (``tests/test_envs.py``). Only the ``gl`` backend batches;
-ReturnNav, whose scripted tour reads its own frames, is not offered here.
+bit, in either of its autoreset modes (``autoreset_mode=AutoresetMode.NEXT_STEP``, the default, or
+``SAME_STEP``, which puts the last observation in ``infos["final_obs"]`` and the reset's in its place,
+as stable-baselines3 expects; ``tests/test_envs.py``). Only the ``gl`` backend batches; ReturnNav,
+whose scripted tour reads its own frames, is not offered here.
 
 Example:
     >>> import gymnasium as gym, envs
@@ -30,6 +32,8 @@ from envs import pose as P
 
 __all__ = ["BATCHED_IDS", "BatchedVectorEnv"]
 
+_MODES = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)
+
 #: the ids with a batched vector entry point
 BATCHED_IDS = ("VLM2/PointNav-v0", "VLM2/ObjectNav-v0", "VLM2/Explore-v0")
 
@@ -39,7 +43,16 @@ class BatchedVectorEnv(VectorEnv):
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}
 
-    def __init__(self, env_id: str, num_envs: int, **kwargs: Any):
+    def __init__(self, env_id: str, num_envs: int, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+                 **kwargs: Any):
+        try:
+            autoreset_mode = AutoresetMode(autoreset_mode)
+        except ValueError:
+            raise ValueError(f"BatchedVectorEnv: autoreset_mode {autoreset_mode!r} is not one of "
+                             f"{[m.value for m in _MODES]}") from None
+        if autoreset_mode not in _MODES:
+            raise ValueError(f"BatchedVectorEnv: autoreset_mode {autoreset_mode.value!r} is not supported; "
+                             f"expected one of {[m.value for m in _MODES]}")
         if env_id not in BATCHED_IDS:
             raise ValueError(f"BatchedVectorEnv: env_id {env_id!r} has no batched form; expected one of {BATCHED_IDS}")
         if not isinstance(num_envs, int) or num_envs < 1:
@@ -52,6 +65,8 @@ class BatchedVectorEnv(VectorEnv):
         from envs.render.gl_backend import create_context
 
         self.num_envs = num_envs
+        self.autoreset_mode = autoreset_mode
+        self.metadata = {**self.metadata, "autoreset_mode": autoreset_mode}
         self.single_observation_space = first.observation_space
         self.single_action_space = first.action_space
         self.observation_space = batch_space(self.single_observation_space, num_envs)
@@ -91,14 +106,24 @@ class BatchedVectorEnv(VectorEnv):
         terminations = np.zeros(self.num_envs, bool)
         truncations = np.zeros(self.num_envs, bool)
         infos: dict[str, Any] = {}
+        step_infos: list[dict[str, Any] | None] = [None] * self.num_envs
         for i, env in enumerate(self.envs):
             if self._autoreset[i]:
-                _, info = env.reset()
+                _, step_infos[i] = env.reset()
             else:
-                _, rewards[i], terminations[i], truncations[i], info = env.step(actions[i])
-            infos = self._add_info(infos, info, i)
+                _, rewards[i], terminations[i], truncations[i], step_infos[i] = env.step(actions[i])
         self._render()
-        self._autoreset = terminations | truncations
+        done = terminations | truncations
+        if self.autoreset_mode == AutoresetMode.NEXT_STEP:
+            self._autoreset = done
+        else:  # SAME_STEP: the finished envs' last observations go in the infos, their reset in their place
+            for i in np.flatnonzero(done):
+                infos = self._add_info(infos, {"final_obs": self.envs[i]._observation(), "final_info": step_infos[i]},
+                                       int(i))
+                _, step_infos[i] = self.envs[i].reset()
+            self._render()
+        for i, info in enumerate(step_infos):
+            infos = self._add_info(infos, info, i)
         return self._observations(), rewards, terminations, truncations, infos
 
     def close_extras(self, **kwargs: Any) -> None:

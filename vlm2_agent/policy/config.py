@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Optional
 TASKS = ("pointnav", "objectnav", "returnnav")
 ALGOS = ("ppo", "recurrent_ppo")
 EXTRACTORS = ("vlm2", "cnn", "sb3_cnn", "none")
-VEC_ENVS = ("subproc", "dummy")
+VEC_ENVS = ("subproc", "dummy", "batched")
 
 
 def _positive(where: str, **values: Any) -> None:
@@ -155,7 +155,9 @@ class PolicyConfig:
         algo: ``ppo`` (SB3 PPO, MLP head) | ``recurrent_ppo`` (sb3-contrib, LSTM head).
         extractor: ``vlm2`` (VLM2 vision + geometry + fusion) | ``cnn`` (RGB-D CNN from scratch, the
             same goal encoding) | ``sb3_cnn`` (SB3's CombinedExtractor) | ``none`` (goal only).
-        n_envs, vec_env: vector env workers, ``subproc`` or ``dummy``.
+        n_envs, vec_env: vector env workers: ``subproc`` (one process each), ``dummy`` (one after
+            another in this process) or ``batched`` (all in this process, their views rendered in one
+            batch: ``envs.gym.vector.BatchedVectorEnv``; PointNav and ObjectNav, no memory wrapper).
         torch_threads: threads of the learner process (null: torch's default).
         total_timesteps, checkpoint_every: training length and SB3 checkpoint period (env steps).
         failed_stop_penalty, timeout_penalty: extra training cost of a failed stop / of reaching

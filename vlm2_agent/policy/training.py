@@ -63,12 +63,25 @@ class FailedStopPenalty(gym.Wrapper):
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
-        if not info.get("success", 0.0):
-            if terminated and int(np.asarray(action).item()) == 0:
-                reward -= self.penalty
-            elif truncated and not terminated:
-                reward -= self.timeout_penalty
-        return obs, reward, terminated, truncated, info
+        shaped = failed_stop_penalty(np.array([reward]), np.array([action]), np.array([terminated]),
+                                     np.array([truncated]), [info], self.penalty, self.timeout_penalty)
+        return obs, float(shaped[0]), terminated, truncated, info
+
+
+def failed_stop_penalty(rewards: np.ndarray, actions: np.ndarray, terminations: np.ndarray, truncations: np.ndarray,
+                        infos: list[dict[str, Any]], penalty: float, timeout_penalty: float) -> np.ndarray:
+    """:class:`FailedStopPenalty`'s shaping for a batch of steps (one row per env): ``rewards`` less
+    ``penalty`` where an episode ended on an unsuccessful ``stop``, less ``timeout_penalty`` where it
+    reached the step limit without success.
+
+    >>> failed_stop_penalty(np.zeros(3), np.array([0, 0, 1]), np.array([True, True, False]),
+    ...                     np.array([False, False, True]), [{"success": 0.0}, {"success": 1.0}, {}], 1.0, 0.5)
+    array([-1. ,  0. , -0.5])
+    """
+    failed = ~np.array([bool(info.get("success", 0.0)) for info in infos])
+    stopped = np.asarray(terminations, bool) & (np.asarray(actions).reshape(-1) == 0)
+    timed_out = np.asarray(truncations, bool) & ~np.asarray(terminations, bool)
+    return np.asarray(rewards, np.float64) - failed * (stopped * float(penalty) + timed_out * float(timeout_penalty))
 
 
 def policy_keys(cfg: Config, space: gym.spaces.Dict) -> list[str]:
@@ -127,17 +140,52 @@ def env_config(cfg: Config, split: str = "train"):
 
 
 def make_vec_env(cfg: Config, seed: int, split: str = "train", n_envs: int | None = None):
-    """``SubprocVecEnv`` (``vec_env: subproc``, default) or ``DummyVecEnv`` of ``n_envs`` workers."""
+    """``SubprocVecEnv`` (``vec_env: subproc``, default), ``DummyVecEnv`` (``dummy``) or the batched
+    env behind SB3's ``VecEnv`` API (``batched``: :func:`make_batched_vec_env`) of ``n_envs`` envs."""
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
     cfg = PolicyConfig.coerce(cfg)
     n = int(n_envs or cfg.n_envs)
+    if cfg.vec_env == "batched":
+        return make_batched_vec_env(cfg, seed, split, n)
     sub = cfg.vec_env == "subproc" and n > 1
     # Checked here, in the parent: a worker that fails on its config dies before it can report,
     # and the parent sees only a ConnectionResetError.
     env_config(cfg, split)
     fns = [make_env(cfg, i, seed, split, in_worker=sub) for i in range(n)]
     return SubprocVecEnv(fns, start_method="forkserver") if sub else DummyVecEnv(fns)
+
+
+def make_batched_vec_env(cfg: Config, seed: int, split: str = "train", n_envs: int | None = None):
+    """``n_envs`` task envs in this process, rendered in one batch (:class:`envs.gym.vector.BatchedVectorEnv`,
+    same-step autoreset), as an SB3 ``VecMonitor``-wrapped ``VecEnv`` with the policy's observation
+    keys and the training reward shaping of :func:`make_env`. Sub-env ``i`` is seeded ``seed + i``,
+    as ``make_env``'s rank ``i``. No memory wrapper: a memory reads every frame env by env."""
+    from stable_baselines3.common.vec_env import VecMonitor
+
+    from envs.gym.vector import BATCHED_IDS
+    from vlm2_agent.policy.vec_env import GymnasiumVecEnv
+
+    cfg = PolicyConfig.coerce(cfg)
+    env_id = TASK_IDS[cfg.task]
+    if env_id not in BATCHED_IDS:
+        raise ValueError(f"policy.vec_env=batched: task {cfg.task!r} ({env_id}) has no batched env; use subproc or "
+                         f"dummy, or one of the tasks of {BATCHED_IDS}")
+    if cfg.memory is not None:
+        raise ValueError("policy.vec_env=batched: the memory wrapper (policy.memory) reads frames env by env; "
+                         "use vec_env=subproc or dummy with a memory, or set policy.memory=null")
+    env_config(cfg, split)
+    venv = gym.make_vec(env_id, num_envs=int(n_envs or cfg.n_envs), vectorization_mode="vector_entry_point",
+                        autoreset_mode="SameStep", **env_kwargs(cfg, split))
+    shaping = None
+    if (cfg.failed_stop_penalty or cfg.timeout_penalty) and split == "train":
+        def shaping(rewards, actions, terminations, truncations, infos):
+            return failed_stop_penalty(rewards, actions, terminations, truncations, infos, cfg.failed_stop_penalty,
+                                       cfg.timeout_penalty)
+    sb3 = GymnasiumVecEnv(venv, keys=policy_keys(cfg, venv.single_observation_space), reward_fn=shaping)
+    sb3.seed(seed)
+    sb3.action_space.seed(seed)
+    return VecMonitor(sb3, info_keywords=("success", "spl"))
 
 
 def depth_hfov(cfg: Config) -> float:
@@ -248,4 +296,4 @@ def write_json(path: str | Path, data: Any) -> Path:
     return atomic_write(path, json.dumps(data, indent=2, sort_keys=True))
 
 
-__all__ = ["FailedStopPenalty", "depth_hfov", "env_kwargs", "make_env", "make_vec_env", "policy_kwargs", "nav_metrics_callback", "evaluate_nav", "write_json"]
+__all__ = ["FailedStopPenalty", "depth_hfov", "env_kwargs", "failed_stop_penalty", "make_batched_vec_env", "make_env", "make_vec_env", "policy_kwargs", "nav_metrics_callback", "evaluate_nav", "write_json"]
