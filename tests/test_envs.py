@@ -341,3 +341,28 @@ def test_batched_vector_env_equals_gymnasium_sync_vector_env_bit_for_bit(env_id,
     assert ends >= 2  # episodes ended and the sub-envs were reset by the next step, on both sides
     batched.close()
     reference.close()
+
+
+def test_batched_vector_env_passes_gymnasium_style_vector_checks():
+    """What gymnasium's own vector-env tests check (it ships no vector checker): the batched spaces
+    hold every reset and step; the same seed gives the same data; returned arrays are never reused;
+    close is idempotent."""
+    from gymnasium.utils.env_checker import data_equivalence
+
+    kwargs = dict(sim={"resolution": (16, 16)}, num_scenes=2, config={"max_episode_steps": 10})
+    venv = gym.make_vec("VLM2/PointNav-v0", num_envs=2, vectorization_mode="vector_entry_point", **kwargs)
+    assert venv.num_envs == 2 and venv.single_action_space == gym.spaces.Discrete(4)
+    obs_a, info_a = venv.reset(seed=11)
+    obs_b, info_b = venv.reset(seed=11)
+    assert venv.observation_space.contains(obs_a) and data_equivalence(obs_a, obs_b)
+    assert data_equivalence(info_a, info_b)
+    venv.action_space.seed(0)
+    previous = obs_b
+    for _ in range(15):
+        obs, rewards, terms, truncs, infos = venv.step(venv.action_space.sample())
+        assert venv.observation_space.contains(obs)
+        assert rewards.shape == terms.shape == truncs.shape == (2,) and terms.dtype == truncs.dtype == bool
+        assert all(not np.shares_memory(obs[k], previous[k]) for k in obs)
+        previous = obs
+    venv.close()
+    venv.close()
