@@ -1,0 +1,306 @@
+"""Memory-guided object search: explore to a frontier until a goal estimate exists, then go there and stop.
+
+The modular recipe of the ObjectNav literature (a map, a goal estimate, a planner), on VLM2:
+
+- :class:`ExplorationMap` marks the cells of the env's navigation grid that the depth camera has
+  seen (rays from the camera to every back-projected pixel, on the floor plane, up to
+  ``max_range``); its *frontier* is the seen navigable cells that border navigable cells not yet
+  seen. The navigable grid itself is given, as habitat's pathfinder is; what the agent must find
+  out is where things are.
+- A goal estimator turns what the agent has seen into a world point for the goal category, or
+  None: :class:`MemoryGoalEstimator` reads VLM2's memory (``dual`` / ``working`` / ``none``): each
+  entry's token is scored by the perception's patch classifier and the best-scoring entry with
+  geometry gives its 3D centroid; :class:`SemanticGoalEstimator` is the same search with the
+  ground-truth semantic sensor as its recogniser (an upper bound that isolates recognition).
+- :class:`ObjectSearchAgent` plans on the navigable grid (the shortest-path follower) to the
+  estimate, snapped to the floor, and stops there; without an estimate it walks to the nearest
+  frontier. The estimate is re-read every step, so it is refined as the agent sees more.
+
+Example:
+    >>> import gymnasium as gym, envs
+    >>> env = gym.make("VLM2/ObjectNav-v0", sensors=("depth", "semantic"), sim={"resolution": (32, 32)},
+    ...                num_scenes=1, config={"max_episode_steps": 300})
+    >>> agent = ObjectSearchAgent(SemanticGoalEstimator())
+    >>> obs, info = env.reset(seed=0)
+    >>> agent.reset()
+    >>> done = False
+    >>> while not done:
+    ...     obs, reward, terminated, truncated, info = env.step(agent(obs, env))
+    ...     done = terminated or truncated
+    >>> info["success"]
+    1.0
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from envs.render.camera import backproject, intrinsics
+
+__all__ = ["ExplorationMap", "GoalEstimator", "MemoryGoalEstimator", "ObjectSearchAgent", "SemanticGoalEstimator",
+           "best_entry"]
+
+STOP, TURN = 0, 2  # envs.gym.base.ACTIONS: stop, move_forward, turn_left, turn_right
+
+
+def _sensor(base, kind: str):
+    spec = next((s for s in base.sim_config.sensors if s.type == kind), None)
+    if spec is None:
+        raise ValueError(f"object search: the env renders no {kind!r} sensor; add it to the env's sensors")
+    return spec
+
+
+def _world_points(base, spec, depth: np.ndarray) -> np.ndarray:
+    """(H, W, 3) world points of a depth image from the sensor ``spec`` at the env's current pose."""
+    h, w = spec.resolution
+    return backproject(depth.reshape(h, w), intrinsics(spec.hfov, w, h), base.camera_to_world(spec.uuid))
+
+
+class ExplorationMap:
+    """Seen cells of a :class:`~envs.navigation.NavGrid` and the frontier of what has not been seen.
+
+    ``observe(depth, K, camera_to_world)`` marks a cell seen when a point of its column (at
+    ``heights`` above the floor) projects into the depth image no farther than the surface seen
+    there (a visibility test against the z-buffer, ``max_range`` metres at most; a pixel that hit
+    nothing counts as free out to that range). ``frontier()`` is a (H, W) bool mask.
+    """
+
+    def __init__(self, grid, max_range: float = 3.0, heights: tuple[float, ...] = (0.05, 0.5, 1.0)):
+        if not max_range > 0:
+            raise ValueError(f"ExplorationMap: max_range must be > 0 m, got {max_range!r}")
+        self.grid = grid
+        self.max_range = float(max_range)
+        self.seen = np.zeros(grid.shape, bool)
+        h, w = grid.shape
+        self._cells = np.stack(np.meshgrid(np.arange(h), np.arange(w), indexing="ij"), -1).reshape(-1, 2)
+        self._centres = grid.grid_to_world(self._cells)  # (H*W, 3) on the floor
+        self._heights = np.asarray(heights, np.float64)
+
+    def observe(self, depth: np.ndarray, K: np.ndarray, camera_to_world: np.ndarray, tolerance: float = 0.1) -> None:
+        depth = np.asarray(depth, np.float64)
+        h, w = depth.shape
+        c2w = np.asarray(camera_to_world, np.float64)
+        eye = c2w[:3, 3]
+        near = np.hypot(self._centres[:, 0] - eye[0], self._centres[:, 2] - eye[2]) <= self.max_range
+        cells, centres = self._cells[near], self._centres[near]
+        rot = c2w[:3, :3]
+        visible = np.zeros(len(cells), bool)
+        for height in self._heights:
+            pc = (centres + [0.0, height, 0.0] - eye) @ rot  # world -> camera (rigid inverse)
+            z = -pc[:, 2]
+            front = z > 1e-3
+            with np.errstate(divide="ignore", invalid="ignore"):
+                u = np.floor(K[0, 0] * pc[:, 0] / z + K[0, 2]).astype(np.int64, copy=False)
+                v = np.floor(K[1, 2] - K[1, 1] * pc[:, 1] / z).astype(np.int64, copy=False)
+            inside = front & (u >= 0) & (u < w) & (v >= 0) & (v < h)
+            surface = np.full(len(cells), -np.inf)
+            surface[inside] = depth[v[inside], u[inside]]
+            surface[inside & (surface <= 0)] = np.inf  # nothing hit: free out to the far plane
+            visible |= inside & (z <= surface + tolerance)
+        self.seen[cells[visible, 0], cells[visible, 1]] = True
+
+    def frontier(self) -> np.ndarray:
+        """Seen navigable cells with a 4-neighbour that is navigable and not yet seen."""
+        free = self.grid.navigable
+        unseen_free = free & ~self.seen
+        return free & self.seen & ndimage.binary_dilation(unseen_free, structure=ndimage.generate_binary_structure(2, 1))
+
+    def nearest_frontier(self, position: np.ndarray, heading: float = 0.0, min_distance: float = 1.0,
+                         step_size: float = 0.25, turn_angle: float = 10.0) -> np.ndarray | None:
+        """The world point of the frontier cell cheapest to reach from the pose, in steps: geodesic
+        distance / ``step_size`` plus the turn toward it / ``turn_angle`` (degrees), so that of two
+        frontiers about as far the one ahead wins. Only cells at least ``min_distance`` away count
+        while there are any. One grid solve; None when no reachable frontier is left."""
+        cells = np.argwhere(self.frontier())
+        if not len(cells):
+            return None
+        position = np.asarray(position, float)
+        field = self.grid.distance_field(position[None])
+        d = field[cells[:, 0], cells[:, 1]]
+        ok = np.isfinite(d) & (d >= min_distance)
+        if not ok.any():
+            ok = np.isfinite(d)
+            if not ok.any():
+                return None
+        cells, d = cells[ok], d[ok]
+        points = self.grid.grid_to_world(cells)
+        bearing = np.arctan2(-(points[:, 0] - position[0]), -(points[:, 2] - position[2]))  # heading 0 faces -z
+        turn = np.abs((bearing - heading + np.pi) % (2 * np.pi) - np.pi)
+        cost = d / step_size + np.degrees(turn) / turn_angle
+        return points[int(np.argmin(cost))]
+
+
+class GoalEstimator(Protocol):
+    """What the search asks of a recogniser + memory."""
+
+    def reset(self, env) -> None: ...
+
+    def observe(self, env) -> None: ...
+
+    def estimate(self, env) -> np.ndarray | None:
+        """World point (3,) of the episode's goal category, or None while nothing is recognised."""
+
+
+class SemanticGoalEstimator:
+    """Ground-truth recognition: the semantic sensor's pixels of the goal category, back-projected,
+    kept for the whole episode (a perfect map of what was seen). The estimate is the seen goal point
+    nearest to the agent. ``max_range``: pixels farther than this (m) are not trusted."""
+
+    def __init__(self, max_range: float = 3.0):
+        self.max_range = float(max_range)
+        self.points = np.zeros((0, 3))
+        self._ids: set[int] = set()
+
+    def reset(self, env) -> None:
+        base = env.unwrapped
+        self._ids = {int(o.instance_id) for o in base.scene.objects if o.category == base.goal_category}
+        self.points = np.zeros((0, 3))
+
+    def observe(self, env) -> None:
+        base = env.unwrapped
+        raw = base.sensor_observations()
+        depth_spec, sem_spec = _sensor(base, "depth"), _sensor(base, "semantic")
+        depth = np.asarray(raw[depth_spec.uuid], np.float64).reshape(depth_spec.resolution)
+        ids = np.asarray(raw[sem_spec.uuid]).reshape(sem_spec.resolution)
+        hit = np.isin(ids, list(self._ids)) & (depth > 0) & (depth <= self.max_range)
+        if hit.any():
+            self.points = np.concatenate([self.points, _world_points(base, depth_spec, depth)[hit]])
+
+    def estimate(self, env) -> np.ndarray | None:
+        if not len(self.points):
+            return None
+        p = env.unwrapped.position
+        return self.points[np.argmin(np.linalg.norm(self.points[:, [0, 2]] - p[[0, 2]], axis=1))]
+
+
+class MemoryGoalEstimator:
+    """VLM2 recognition and memory: every frame streams into ``memory_mode``'s memory (one VLM2 with
+    oracle geometry); an entry's score is the patch classifier's probability of the goal category
+    (``semantic_head``: the perception's head, ``checkpoints/vlm2_cpu_small_semantic``); the estimate
+    is the 3D centroid of the best entry, if its score reaches ``threshold``."""
+
+    def __init__(self, model, semantic_head: str, memory_mode: str = "dual", threshold: float = 0.5,
+                 min_valid: float = 0.05):
+        from safetensors.torch import load_file
+
+        from vlm2_agent.policy.memory_goal import MultiMemoryStreamer
+
+        self.streamer = MultiMemoryStreamer(model, (memory_mode,))
+        self.mode = memory_mode
+        head = load_file(str(semantic_head))
+        self.head = torch.nn.Linear(head["weight"].shape[1], head["weight"].shape[0])
+        self.head.load_state_dict(head)
+        self.threshold = float(threshold)
+        self.min_valid = float(min_valid)
+        self._first_c2w = np.eye(4)
+        self._category = 0
+        self.last_score = 0.0
+
+    def reset(self, env) -> None:
+        base = env.unwrapped
+        self.streamer.reset()
+        self._first_c2w = base.camera_to_world(_sensor(base, "depth").uuid)
+        self._category = base.categories.index(base.goal_category)
+
+    def observe(self, env) -> None:
+        from vlm2_agent.policy.memory_wrapper import frame_inputs
+
+        base = env.unwrapped
+        self.streamer.observe(*frame_inputs(base, _sensor(base, "rgb"), _sensor(base, "depth")))
+
+    def estimate(self, env) -> np.ndarray | None:
+        tokens, coords, mask = self.streamer.snapshot(self.mode)
+        point, self.last_score = best_entry(tokens, coords, mask, self.head, self._category, self._first_c2w,
+                                            self.threshold, self.min_valid)
+        return point
+
+
+@torch.no_grad()
+def best_entry(tokens: np.ndarray, coords: np.ndarray, mask: np.ndarray, head: torch.nn.Module, category: int,
+               first_camera_to_world: np.ndarray, threshold: float = 0.5,
+               min_valid: float = 0.05) -> tuple[np.ndarray | None, float]:
+    """The goal estimate read from memory entries: (world point (3,) or None, its score).
+
+    ``tokens`` (P, D), ``coords`` (P, 4) (centroid in the first camera's frame + valid fraction) and
+    ``mask`` (P,) are one memory snapshot (``MultiMemoryStreamer.snapshot``); ``head`` maps a token
+    to class logits (class 0 = no object, ``category + 1`` = the goal). The entry with the highest
+    goal probability among those with geometry wins; below ``threshold`` there is no estimate.
+    """
+    usable = np.asarray(mask, bool) & (np.asarray(coords)[:, 3] >= min_valid)
+    if not usable.any():
+        return None, 0.0
+    p = torch.softmax(head(torch.as_tensor(tokens, dtype=torch.float32)), dim=-1)[:, category + 1].numpy()
+    p = np.where(usable, p, -1.0)
+    best = int(np.argmax(p))
+    if p[best] < threshold:
+        return None, float(p[best])
+    c2w = np.asarray(first_camera_to_world, np.float64)
+    return c2w[:3, :3] @ np.asarray(coords[best, :3], np.float64) + c2w[:3, 3], float(p[best])
+
+
+class ObjectSearchAgent:
+    """Frontier exploration until ``estimator`` gives a goal point; then the shortest path to it on
+    the navigable grid and ``stop`` within ``stop_distance`` of it (snapped to the floor). Call it as
+    ``agent(obs, env)`` after each reset and step; :meth:`reset` at each episode start.
+    ``trace`` keeps, per step, the mode (``explore`` / ``goal``) and the estimate, for reports."""
+
+    def __init__(self, estimator: GoalEstimator, max_range: float = 3.0, stop_distance: float = 0.25):
+        self.estimator = estimator
+        self.max_range = float(max_range)
+        self.stop_distance = float(stop_distance)
+        self.map: ExplorationMap | None = None
+        self.trace: list[dict[str, Any]] = []
+        self._target: np.ndarray | None = None
+        self._frontier = np.zeros((0, 0), bool)
+
+    def reset(self) -> None:
+        self.map = None
+        self.trace = []
+        self._target = None
+
+    def __call__(self, obs, env) -> int:
+        base = env.unwrapped
+        if self.map is None:  # first frame of an episode
+            self.map = ExplorationMap(base.navgrid, self.max_range)
+            self.estimator.reset(env)
+        self._observe(base)
+        self._frontier = self.map.frontier()
+        self.estimator.observe(env)
+        goal = self.estimator.estimate(env)
+        if goal is not None:
+            target = base.snap_to_navigable(goal)
+            self.trace.append({"mode": "goal", "estimate": np.asarray(goal, float).copy()})
+            return int(base.shortest_path_action(target, self.stop_distance))
+        self.trace.append({"mode": "explore", "estimate": None})
+        return self._explore(base)
+
+    def _observe(self, base) -> None:
+        spec = _sensor(base, "depth")
+        depth = np.asarray(base.sensor_observations()[spec.uuid], np.float64).reshape(spec.resolution)
+        h, w = spec.resolution
+        self.map.observe(depth, intrinsics(spec.hfov, w, h), base.camera_to_world(spec.uuid))
+
+    def _explore(self, base) -> int:
+        # Keep a frontier target until it is reached or no longer a frontier: re-choosing the nearest
+        # frontier every step makes the agent swing between two of them.
+        for _ in range(2):
+            if self._target is not None and not self._still_frontier(self._target):
+                self._target = None
+            if self._target is None:
+                self._target = self.map.nearest_frontier(base.position, base.heading)
+            if self._target is None:
+                return TURN  # nothing left to explore: turn and keep looking
+            action = int(base.shortest_path_action(self._target, self.stop_distance))
+            if action != STOP:
+                return action
+            self._target = None  # reached this frontier: plan the next one
+        return TURN
+
+    def _still_frontier(self, point: np.ndarray, radius: int = 2) -> bool:
+        r, c = self.map.grid.world_to_grid(np.asarray(point)[None])[0]
+        window = self._frontier[max(r - radius, 0): r + radius + 1, max(c - radius, 0): c + radius + 1]
+        return bool(window.any())
