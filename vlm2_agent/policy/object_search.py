@@ -19,9 +19,9 @@ The modular recipe of the ObjectNav literature (a map, a goal estimate, a planne
 Example:
     >>> import gymnasium as gym, envs
     >>> env = gym.make("VLM2/ObjectNav-v0", sensors=("depth", "semantic"), sim={"resolution": (32, 32)},
-    ...                num_scenes=1, config={"max_episode_steps": 300})
+    ...                num_scenes=1, config={"max_episode_steps": 500})
     >>> agent = ObjectSearchAgent(SemanticGoalEstimator())
-    >>> obs, info = env.reset(seed=0)
+    >>> obs, info = env.reset(seed=3)
     >>> agent.reset()
     >>> done = False
     >>> while not done:
