@@ -42,7 +42,7 @@ from scipy import ndimage
 from envs.render.camera import backproject, intrinsics
 
 __all__ = ["ExplorationMap", "GoalEstimator", "MemoryGoalEstimator", "ObjectSearchAgent", "SemanticGoalEstimator",
-           "best_entry"]
+           "best_entry", "goal_instance_ids"]
 
 STOP, TURN = 0, 2  # envs.gym.base.ACTIONS: stop, move_forward, turn_left, turn_right
 
@@ -145,20 +145,29 @@ class GoalEstimator(Protocol):
         """World point (3,) of the episode's goal category, or None while nothing is recognised."""
 
 
+def goal_instance_ids(base) -> set[int]:
+    """The instances that are the episode's goal: ``goal_instances`` where the task names them
+    (ReturnNav: the category in the room type), else every instance of ``goal_category``."""
+    named = getattr(base, "goal_instances", None)
+    if named:
+        return {int(i) for i in named}
+    return {int(o.instance_id) for o in base.scene.objects if o.category == base.goal_category}
+
+
 class SemanticGoalEstimator:
-    """Ground-truth recognition: the semantic sensor's pixels of the goal category, back-projected,
-    kept for the whole episode (a perfect map of what was seen). The estimate is the seen goal point
-    nearest to the agent. ``max_range``: pixels farther than this (m) are not trusted."""
+    """Ground-truth recognition: every object pixel of the semantic sensor, back-projected and kept
+    for the whole episode per instance (a perfect map of what was seen, the goal not yet known, as
+    in a ReturnNav tour). The estimate is the seen point of a goal instance nearest to the agent.
+    ``max_range``: pixels farther than this (m) are not trusted."""
 
     def __init__(self, max_range: float = 3.0):
         self.max_range = float(max_range)
-        self.points = np.zeros((0, 3))
-        self._ids: set[int] = set()
+        self.points: dict[int, list[np.ndarray]] = {}
+        self._objects = np.zeros(0, np.int64)
 
     def reset(self, env) -> None:
-        base = env.unwrapped
-        self._ids = {int(o.instance_id) for o in base.scene.objects if o.category == base.goal_category}
-        self.points = np.zeros((0, 3))
+        self._objects = np.array(sorted(int(o.instance_id) for o in env.unwrapped.scene.objects), np.int64)
+        self.points = {}
 
     def observe(self, env) -> None:
         base = env.unwrapped
@@ -166,25 +175,31 @@ class SemanticGoalEstimator:
         depth_spec, sem_spec = _sensor(base, "depth"), _sensor(base, "semantic")
         depth = np.asarray(raw[depth_spec.uuid], np.float64).reshape(depth_spec.resolution)
         ids = np.asarray(raw[sem_spec.uuid]).reshape(sem_spec.resolution)
-        hit = np.isin(ids, list(self._ids)) & (depth > 0) & (depth <= self.max_range)
+        hit = np.isin(ids, self._objects) & (depth > 0) & (depth <= self.max_range)
         if hit.any():
-            self.points = np.concatenate([self.points, _world_points(base, depth_spec, depth)[hit]])
+            world = _world_points(base, depth_spec, depth)[hit]
+            for i in np.unique(ids[hit]):
+                self.points.setdefault(int(i), []).append(world[ids[hit] == i])
 
     def estimate(self, env) -> np.ndarray | None:
-        if not len(self.points):
+        seen = [p for i in sorted(goal_instance_ids(env.unwrapped)) for p in self.points.get(i, [])]
+        if not seen:
             return None
+        points = np.concatenate(seen)
         p = env.unwrapped.position
-        return self.points[np.argmin(np.linalg.norm(self.points[:, [0, 2]] - p[[0, 2]], axis=1))]
+        return points[np.argmin(np.linalg.norm(points[:, [0, 2]] - p[[0, 2]], axis=1))]
 
 
 class MemoryGoalEstimator:
     """VLM2 recognition and memory: every frame streams into ``memory_mode``'s memory (one VLM2 with
     oracle geometry); an entry's score is the patch classifier's probability of the goal category
     (``semantic_head``: the perception's head, ``checkpoints/vlm2_cpu_small_semantic``); the estimate
-    is the 3D centroid of the best entry, if its score reaches ``threshold``."""
+    is the 3D centroid of the best entry, if its score reaches ``threshold``. ``region(env, points)``
+    (optional) keeps only entries whose centroids (N, 3) it accepts, e.g. those in the goal's room
+    type for ReturnNav. :meth:`load_state` starts from a memory streamed elsewhere (a tour)."""
 
     def __init__(self, model, semantic_head: str, memory_mode: str = "dual", threshold: float = 0.5,
-                 min_valid: float = 0.05):
+                 min_valid: float = 0.05, region=None):
         from safetensors.torch import load_file
 
         from vlm2_agent.policy.memory_goal import MultiMemoryStreamer
@@ -196,15 +211,22 @@ class MemoryGoalEstimator:
         self.head.load_state_dict(head)
         self.threshold = float(threshold)
         self.min_valid = float(min_valid)
+        self.region = region
         self._first_c2w = np.eye(4)
-        self._category = 0
         self.last_score = 0.0
 
     def reset(self, env) -> None:
         base = env.unwrapped
         self.streamer.reset()
         self._first_c2w = base.camera_to_world(_sensor(base, "depth").uuid)
-        self._category = base.categories.index(base.goal_category)
+
+    def load_state(self, state, first_camera_to_world: np.ndarray) -> None:
+        """Continue from a memory state of this mode (e.g. ``MultiMemoryStreamer.states[mode]`` after a
+        tour, copied) whose reference camera was ``first_camera_to_world``."""
+        import copy
+
+        self.streamer.states = {self.mode: copy.deepcopy(state)}
+        self._first_c2w = np.asarray(first_camera_to_world, np.float64).copy()
 
     def observe(self, env) -> None:
         from vlm2_agent.policy.memory_wrapper import frame_inputs
@@ -213,9 +235,13 @@ class MemoryGoalEstimator:
         self.streamer.observe(*frame_inputs(base, _sensor(base, "rgb"), _sensor(base, "depth")))
 
     def estimate(self, env) -> np.ndarray | None:
+        base = env.unwrapped
         tokens, coords, mask = self.streamer.snapshot(self.mode)
-        point, self.last_score = best_entry(tokens, coords, mask, self.head, self._category, self._first_c2w,
-                                            self.threshold, self.min_valid)
+        if self.region is not None:
+            world = coords[:, :3].astype(np.float64) @ self._first_c2w[:3, :3].T + self._first_c2w[:3, 3]
+            mask = mask & np.asarray(self.region(env, world), bool)
+        point, self.last_score = best_entry(tokens, coords, mask, self.head, base.categories.index(base.goal_category),
+                                            self._first_c2w, self.threshold, self.min_valid)
         return point
 
 
@@ -262,11 +288,20 @@ class ObjectSearchAgent:
         self.trace = []
         self._target = None
 
+    def begin(self, env, seen: np.ndarray | None = None, reset_estimator: bool = True) -> None:
+        """Start an episode's map (with ``seen`` cells already known, e.g. from a tour) and, unless
+        told not to (a ReturnNav navigation after its tour), the estimator's memory. A call on the
+        first frame does this by itself."""
+        self.map = ExplorationMap(env.unwrapped.navgrid, self.max_range)
+        if seen is not None:
+            self.map.seen |= np.asarray(seen, bool)
+        if reset_estimator:
+            self.estimator.reset(env)
+
     def __call__(self, obs, env) -> int:
         base = env.unwrapped
         if self.map is None:  # first frame of an episode
-            self.map = ExplorationMap(base.navgrid, self.max_range)
-            self.estimator.reset(env)
+            self.begin(env)
         self._observe(base)
         self._frontier = self.map.frontier()
         self.estimator.observe(env)
