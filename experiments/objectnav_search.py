@@ -6,7 +6,8 @@ Rows, all on the same fixed habitat-lab-format episodes (``--episodes-file``, te
 - ``frontier + ground-truth recognition``: the search with the semantic sensor as its recogniser
   (everything but recognition is the VLM2 rows');
 - ``frontier + VLM2 <mode>``: VLM2's memory (``dual`` / ``working`` / ``none``) read by the
-  perception's patch classifier. Its one free number, the score ``threshold``, is chosen on
+  perception's patch classifier. With ``--verify`` the searchers check on arrival: face the
+  estimate, stop only if the current frame confirms it, else reject it and search on. Its one free number, the score ``threshold``, is chosen on
   train-split episodes (``--tune-episodes``, seeds from 5000), never on the test episodes.
 
 Per episode the script keeps: success, SPL, steps, the first step the goal category was in view
@@ -80,13 +81,13 @@ def build_actor(row: str, args, threshold: float | None):
     if row == "oracle":
         return lambda obs, env: int(env.unwrapped.oracle_action()), None
     if row == "semantic":
-        agent = ObjectSearchAgent(SemanticGoalEstimator(SEEN_RANGE))
+        agent = ObjectSearchAgent(SemanticGoalEstimator(SEEN_RANGE), verify=args.verify)
         return agent, agent
     from vlm2_agent.policy.backbone import build_backbone, strip_language
 
     model = strip_language(build_backbone({"geometry_source": "oracle"}, args.checkpoint))
     est = MemoryGoalEstimator(model, str(Path(args.checkpoint) / "semantic_head.safetensors"), row, threshold)
-    agent = ObjectSearchAgent(est)
+    agent = ObjectSearchAgent(est, verify=args.verify)
     return agent, agent
 
 
@@ -126,6 +127,15 @@ def run_row(row: str, args, episodes, threshold: float | None, desc: str, reset_
     return out
 
 
+def _suffix(args) -> str:
+    return "_verify" if args.verify else ""
+
+
+def _name(row: str, args) -> str:
+    searching = row not in ("random", "oracle")
+    return ROW_NAMES[row] + (" + check on arrival" if args.verify and searching else "")
+
+
 def cached(path: Path, compute):
     if path.is_file():
         return json.loads(path.read_text())
@@ -139,7 +149,7 @@ def tune_threshold(args) -> tuple[float, list[dict[str, Any]]]:
     seeds = [5000 + i for i in range(args.tune_episodes)]
     table = []
     for thr in [float(t) for t in args.thresholds.split(",")]:
-        rows = cached(Path(args.runs) / f"tune_dual_{thr}.json",
+        rows = cached(Path(args.runs) / f"tune_dual_{thr}{_suffix(args)}.json",
                       lambda: run_row("dual", args, None, thr, f"tune {thr}", seeds, split="train"))
         table.append({"threshold": thr, "success": float(np.mean([r["success"] for r in rows])),
                       "spl": float(np.mean([r["spl"] for r in rows])), "episodes": len(rows)})
@@ -183,7 +193,7 @@ def record_videos(args, row: str, threshold: float, rows: list[dict[str, Any]], 
     written = []
     act, agent = build_actor(row, args, threshold)
     for i in picks:
-        env = RecordEpisode(make_env(args), out, name_prefix=f"objectnav_search_{row}_ep{i}")
+        env = RecordEpisode(make_env(args), out, name_prefix=f"objectnav_search_{row}{_suffix(args)}_ep{i}")
         r = run_episode(env, act, agent, {"options": {"episode": episodes[i]}})
         env.close()
         written.append({"episode": i, "video": str(env.written[-1][0]), **{k: r[k] for k in ("success", "goal", "steps")}})
@@ -205,6 +215,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--runs", default="outputs/objectnav_search")
     p.add_argument("--out", default="results/policy/objectnav_search")
+    p.add_argument("--verify", action="store_true",
+                   help="on arrival, face the estimate and stop only if the current frame confirms it")
     p.add_argument("--video-row", default="dual")
     p.add_argument("--video-dir", default="results/policy/videos")
     args = p.parse_args(argv)
@@ -217,10 +229,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for row in rows:
         t = time.perf_counter()
         thr = threshold if row in ("dual", "working", "none") else None
-        results[row] = cached(Path(args.runs) / f"{row}_{thr}_{args.max_steps}_{len(episodes)}.json",
-                              lambda: run_row(row, args, episodes, thr, ROW_NAMES[row]))
+        results[row] = cached(Path(args.runs) / f"{row}_{thr}_{args.max_steps}_{len(episodes)}{_suffix(args)}.json",
+                              lambda: run_row(row, args, episodes, thr, _name(row, args)))
         timing[row] = time.perf_counter() - t
-    summary = {ROW_NAMES[r]: summarise(results[r], args.short_limit) for r in rows}
+    summary = {_name(r, args): summarise(results[r], args.short_limit) for r in rows}
     videos = []
     if args.video_row in results:
         videos = record_videos(args, args.video_row, threshold, results[args.video_row], episodes, Path(args.video_dir))

@@ -91,7 +91,7 @@ def episode(env, model, head: str, threshold: float, seed: int) -> list[dict[str
             est = copy.deepcopy(semantic)
         else:
             est = MemoryGoalEstimator(model, head, row, threshold, region=in_goal_room)
-            est.load_state(streamer.states[row], first_c2w)
+            est.load_state(streamer.states, first_c2w)
         agent = ObjectSearchAgent(est)
         obs, info = base.restart_navigation()
         agent.begin(env, seen=seen.seen, reset_estimator=False)

@@ -44,7 +44,11 @@ from envs.render.camera import backproject, intrinsics
 __all__ = ["ExplorationMap", "GoalEstimator", "MemoryGoalEstimator", "ObjectSearchAgent", "SemanticGoalEstimator",
            "best_entry", "goal_instance_ids"]
 
-STOP, TURN = 0, 2  # envs.gym.base.ACTIONS: stop, move_forward, turn_left, turn_right
+STOP, TURN, TURN_RIGHT = 0, 2, 3  # envs.gym.base.ACTIONS: stop, move_forward, turn_left, turn_right
+REJECT_RADIUS = 1.0  # m around an estimate that the check on arrival did not confirm
+CONFIRM_RADIUS = 1.5  # m: how near the estimate the confirming pixels or entries must lie
+CONFIRM_MEMORY = "working"  # the check on arrival reads the last frames (the approach), not the first
+CONFIRM_FRAMES = 8  # frames the ground-truth recogniser's check looks back (a working memory's span)
 
 
 def _sensor(base, kind: str):
@@ -144,6 +148,20 @@ class GoalEstimator(Protocol):
     def estimate(self, env) -> np.ndarray | None:
         """World point (3,) of the episode's goal category, or None while nothing is recognised."""
 
+    def confirm(self, env, point: np.ndarray) -> bool:
+        """Whether the last frames (the approach) show the goal near ``point`` (the check on arrival)."""
+
+    def reject(self, point: np.ndarray) -> None:
+        """Never estimate within ``REJECT_RADIUS`` of ``point`` again this episode."""
+
+
+def _not_rejected(points: np.ndarray, rejected: list[np.ndarray]) -> np.ndarray:
+    """(N,) bool: which world points (N, 3) lie farther than REJECT_RADIUS from every rejected estimate."""
+    keep = np.ones(len(points), bool)
+    for r in rejected:
+        keep &= np.hypot(points[:, 0] - r[0], points[:, 2] - r[2]) > REJECT_RADIUS
+    return keep
+
 
 def goal_instance_ids(base) -> set[int]:
     """The instances that are the episode's goal: ``goal_instances`` where the task names them
@@ -163,11 +181,15 @@ class SemanticGoalEstimator:
     def __init__(self, max_range: float = 3.0):
         self.max_range = float(max_range)
         self.points: dict[int, list[np.ndarray]] = {}
+        self.rejected: list[np.ndarray] = []
         self._objects = np.zeros(0, np.int64)
+        self._recent: list[dict[int, np.ndarray]] = []
 
     def reset(self, env) -> None:
         self._objects = np.array(sorted(int(o.instance_id) for o in env.unwrapped.scene.objects), np.int64)
         self.points = {}
+        self.rejected = []
+        self._recent = []
 
     def observe(self, env) -> None:
         base = env.unwrapped
@@ -176,18 +198,36 @@ class SemanticGoalEstimator:
         depth = np.asarray(raw[depth_spec.uuid], np.float64).reshape(depth_spec.resolution)
         ids = np.asarray(raw[sem_spec.uuid]).reshape(sem_spec.resolution)
         hit = np.isin(ids, self._objects) & (depth > 0) & (depth <= self.max_range)
+        frame: dict[int, np.ndarray] = {}
         if hit.any():
             world = _world_points(base, depth_spec, depth)[hit]
             for i in np.unique(ids[hit]):
-                self.points.setdefault(int(i), []).append(world[ids[hit] == i])
+                frame[int(i)] = world[ids[hit] == i]
+                self.points.setdefault(int(i), []).append(frame[int(i)])
+        self._recent = [*self._recent[-(CONFIRM_FRAMES - 1):], frame]
 
     def estimate(self, env) -> np.ndarray | None:
         seen = [p for i in sorted(goal_instance_ids(env.unwrapped)) for p in self.points.get(i, [])]
         if not seen:
             return None
         points = np.concatenate(seen)
+        if self.rejected:
+            points = points[_not_rejected(points, self.rejected)]
+            if not len(points):
+                return None
         p = env.unwrapped.position
         return points[np.argmin(np.linalg.norm(points[:, [0, 2]] - p[[0, 2]], axis=1))]
+
+    def confirm(self, env, point: np.ndarray) -> bool:
+        goal = goal_instance_ids(env.unwrapped)
+        now = [frame[i] for frame in self._recent for i in goal if i in frame]
+        if not now:
+            return False
+        near = np.concatenate(now)
+        return bool((np.hypot(near[:, 0] - point[0], near[:, 2] - point[2]) <= CONFIRM_RADIUS).any())
+
+    def reject(self, point: np.ndarray) -> None:
+        self.rejected.append(np.asarray(point, float).copy())
 
 
 class MemoryGoalEstimator:
@@ -204,8 +244,10 @@ class MemoryGoalEstimator:
 
         from vlm2_agent.policy.memory_goal import MultiMemoryStreamer
 
-        self.streamer = MultiMemoryStreamer(model, (memory_mode,))
+        # a working memory beside the mode holds the last frames alone, for the check on arrival
+        self.streamer = MultiMemoryStreamer(model, tuple(dict.fromkeys((memory_mode, CONFIRM_MEMORY))))
         self.mode = memory_mode
+        self.rejected: list[np.ndarray] = []
         head = load_file(str(semantic_head))
         self.head = torch.nn.Linear(head["weight"].shape[1], head["weight"].shape[0])
         self.head.load_state_dict(head)
@@ -218,14 +260,19 @@ class MemoryGoalEstimator:
     def reset(self, env) -> None:
         base = env.unwrapped
         self.streamer.reset()
+        self.rejected = []
         self._first_c2w = base.camera_to_world(_sensor(base, "depth").uuid)
 
-    def load_state(self, state, first_camera_to_world: np.ndarray) -> None:
-        """Continue from a memory state of this mode (e.g. ``MultiMemoryStreamer.states[mode]`` after a
-        tour, copied) whose reference camera was ``first_camera_to_world``."""
+    def load_state(self, states, first_camera_to_world: np.ndarray) -> None:
+        """Continue from memories streamed elsewhere (``MultiMemoryStreamer.states`` after a tour, with
+        this mode and ``working``; copied) whose reference camera was ``first_camera_to_world``."""
         import copy
 
-        self.streamer.states = {self.mode: copy.deepcopy(state)}
+        missing = [m for m in self.streamer.modes if m not in states]
+        if missing:
+            raise ValueError(f"MemoryGoalEstimator.load_state: no state for memory mode(s) {missing}")
+        self.streamer.states = {mode: copy.deepcopy(states[mode]) for mode in self.streamer.modes}
+        self.rejected = []
         self._first_c2w = np.asarray(first_camera_to_world, np.float64).copy()
 
     def observe(self, env) -> None:
@@ -234,15 +281,28 @@ class MemoryGoalEstimator:
         base = env.unwrapped
         self.streamer.observe(*frame_inputs(base, _sensor(base, "rgb"), _sensor(base, "depth")))
 
-    def estimate(self, env) -> np.ndarray | None:
+    def _read(self, env, mode: str, near: np.ndarray | None = None) -> tuple[np.ndarray | None, float]:
         base = env.unwrapped
-        tokens, coords, mask = self.streamer.snapshot(self.mode)
+        tokens, coords, mask = self.streamer.snapshot(mode)
+        world = coords[:, :3].astype(np.float64) @ self._first_c2w[:3, :3].T + self._first_c2w[:3, 3]
         if self.region is not None:
-            world = coords[:, :3].astype(np.float64) @ self._first_c2w[:3, :3].T + self._first_c2w[:3, 3]
             mask = mask & np.asarray(self.region(env, world), bool)
-        point, self.last_score = best_entry(tokens, coords, mask, self.head, base.categories.index(base.goal_category),
-                                            self._first_c2w, self.threshold, self.min_valid)
+        if self.rejected:
+            mask = mask & _not_rejected(world, self.rejected)
+        if near is not None:
+            mask = mask & (np.hypot(world[:, 0] - near[0], world[:, 2] - near[2]) <= CONFIRM_RADIUS)
+        return best_entry(tokens, coords, mask, self.head, base.categories.index(base.goal_category),
+                          self._first_c2w, self.threshold, self.min_valid)
+
+    def estimate(self, env) -> np.ndarray | None:
+        point, self.last_score = self._read(env, self.mode)
         return point
+
+    def confirm(self, env, point: np.ndarray) -> bool:
+        return self._read(env, CONFIRM_MEMORY, near=np.asarray(point, float))[0] is not None
+
+    def reject(self, point: np.ndarray) -> None:
+        self.rejected.append(np.asarray(point, float).copy())
 
 
 @torch.no_grad()
@@ -274,10 +334,14 @@ class ObjectSearchAgent:
     ``agent(obs, env)`` after each reset and step; :meth:`reset` at each episode start.
     ``trace`` keeps, per step, the mode (``explore`` / ``goal``) and the estimate, for reports."""
 
-    def __init__(self, estimator: GoalEstimator, max_range: float = 3.0, stop_distance: float = 0.25):
+    def __init__(self, estimator: GoalEstimator, max_range: float = 3.0, stop_distance: float = 0.25,
+                 verify: bool = False, turn_angle: float = 10.0):
         self.estimator = estimator
         self.max_range = float(max_range)
         self.stop_distance = float(stop_distance)
+        self.verify = bool(verify)
+        self.turn_angle = float(turn_angle)
+        self._facing = 0
         self.map: ExplorationMap | None = None
         self.trace: list[dict[str, Any]] = []
         self._target: np.ndarray | None = None
@@ -309,9 +373,32 @@ class ObjectSearchAgent:
         if goal is not None:
             target = base.snap_to_navigable(goal)
             self.trace.append({"mode": "goal", "estimate": np.asarray(goal, float).copy()})
-            return int(base.shortest_path_action(target, self.stop_distance))
-        self.trace.append({"mode": "explore", "estimate": None})
+            action = int(base.shortest_path_action(target, self.stop_distance))
+            if action != STOP or not self.verify:
+                self._facing = 0
+                return action
+            action = self._check_on_arrival(env, goal)
+            if action is not None:
+                return action
+            self.trace[-1]["mode"] = "rejected"
+        else:
+            self.trace.append({"mode": "explore", "estimate": None})
         return self._explore(base)
+
+    def _check_on_arrival(self, env, goal: np.ndarray) -> int | None:
+        """At the estimate: turn to face it, then ``stop`` if the last frames show the goal near it;
+        else reject it (None: go on searching)."""
+        base = env.unwrapped
+        d = np.asarray(goal, float) - base.position
+        off = (np.arctan2(-d[0], -d[2]) - base.heading + np.pi) % (2 * np.pi) - np.pi
+        if abs(np.degrees(off)) > self.turn_angle and self._facing < 360 / self.turn_angle:
+            self._facing += 1
+            return TURN if off > 0 else TURN_RIGHT
+        self._facing = 0
+        if self.estimator.confirm(env, goal):
+            return STOP
+        self.estimator.reject(goal)
+        return None
 
     def _observe(self, base) -> None:
         spec = _sensor(base, "depth")
