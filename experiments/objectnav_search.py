@@ -7,8 +7,8 @@ Rows, all on the same fixed habitat-lab-format episodes (``--episodes-file``, te
   (everything but recognition is the VLM2 rows');
 - ``frontier + VLM2 <mode>``: VLM2's memory (``dual`` / ``working`` / ``none``) read by the
   perception's patch classifier. With ``--verify`` the searchers check on arrival: face the
-  estimate, stop only if the current frame confirms it, else reject it and search on. Its one free number, the score ``threshold``, is chosen on
-  train-split episodes (``--tune-episodes``, seeds from 5000), never on the test episodes.
+  estimate, stop only if the last frames confirm it, else reject it and search on. Its one free
+  number, the score ``threshold``, is chosen on train-split episodes (``--tune-episodes``, seeds from 5000), never on the test episodes.
 
 Per episode the script keeps: success, SPL, steps, the first step the goal category was in view
 (ground truth: a goal instance's pixel within 3 m in the semantic frame), the first step with an
@@ -38,8 +38,7 @@ from tqdm import tqdm  # noqa: E402
 
 import envs  # noqa: E402,F401
 from envs.datasets import read_episodes  # noqa: E402
-from vlm2_agent.policy.object_search import (MemoryGoalEstimator, ObjectSearchAgent,  # noqa: E402
-                                             SemanticGoalEstimator)
+from vlm2_agent.policy.object_search import MemoryGoalEstimator, ObjectSearchAgent, SemanticGoalEstimator  # noqa: E402
 from vlm2_base.io import atomic_write  # noqa: E402
 
 SEEN_RANGE = 3.0  # m: a goal pixel farther than this does not count as "in view"
@@ -177,26 +176,30 @@ def summarise(rows: list[dict[str, Any]], short_limit: int) -> dict[str, float]:
 
 
 def markdown(summary: dict[str, dict[str, float]], short_limit: int) -> str:
-    lines = [f"| policy | success | SPL | soft SPL | success in {short_limit} steps | steps | goal in view | estimate made "
-             "| estimate within 1 m | wrong stop | timeout | episodes |", "|" + "---|" * 12]
+    lines = [f"| policy | success | SPL | soft SPL | success in {short_limit} steps | steps | goal in view "
+             "| estimate made | estimate within 1 m | wrong stop | timeout | episodes |", "|" + "---|" * 12]
     for name, m in summary.items():
         lines.append(f"| {name} | {m['success']:.2f} ± {m['success_se']:.2f} | {m['spl']:.3f} | {m['soft_spl']:.3f} | "
-                     f"{m[f'success_{short_limit}']:.2f} | {m['steps']:.0f} | {m['goal_seen']:.2f} | {m['estimated']:.2f} | "
-                     f"{m['estimate_within_1m']:.2f} | {m['wrong_stop']:.2f} | {m['timeout']:.2f} | {m['episodes']} |")
+                     f"{m[f'success_{short_limit}']:.2f} | {m['steps']:.0f} | {m['goal_seen']:.2f} | "
+                     f"{m['estimated']:.2f} | {m['estimate_within_1m']:.2f} | {m['wrong_stop']:.2f} | "
+                     f"{m['timeout']:.2f} | {m['episodes']} |")
     return "\n".join(lines) + "\n"
 
 
 def record_videos(args, row: str, threshold: float, rows: list[dict[str, Any]], episodes, out: Path) -> list[dict]:
     from envs.wrappers import RecordEpisode
 
-    picks = [i for i, r in enumerate(rows) if r["success"]][:1] + [i for i, r in enumerate(rows) if not r["success"]][:1]
+    successes = [i for i, r in enumerate(rows) if r["success"]]
+    failures = [i for i, r in enumerate(rows) if not r["success"]]
+    picks = successes[:1] + failures[:1]
     written = []
     act, agent = build_actor(row, args, threshold)
     for i in picks:
         env = RecordEpisode(make_env(args), out, name_prefix=f"objectnav_search_{row}{_suffix(args)}_ep{i}")
         r = run_episode(env, act, agent, {"options": {"episode": episodes[i]}})
         env.close()
-        written.append({"episode": i, "video": str(env.written[-1][0]), **{k: r[k] for k in ("success", "goal", "steps")}})
+        written.append({"episode": i, "video": str(env.written[-1][0]),
+                        **{k: r[k] for k in ("success", "goal", "steps")}})
     return written
 
 

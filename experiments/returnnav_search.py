@@ -35,8 +35,12 @@ from tqdm import tqdm  # noqa: E402
 import vlm2_agent.policy  # noqa: E402,F401  (registers VLM2/ReturnNav-v0)
 from vlm2_agent.policy.memory_goal import MEMORY_MODES, MultiMemoryStreamer  # noqa: E402
 from vlm2_agent.policy.memory_wrapper import frame_inputs  # noqa: E402
-from vlm2_agent.policy.object_search import (ExplorationMap, MemoryGoalEstimator, ObjectSearchAgent,  # noqa: E402
-                                             SemanticGoalEstimator)
+from vlm2_agent.policy.object_search import (  # noqa: E402
+    ExplorationMap,
+    MemoryGoalEstimator,
+    ObjectSearchAgent,
+    SemanticGoalEstimator,
+)
 from vlm2_base.io import atomic_savefig, atomic_write  # noqa: E402
 
 ROWS = ("semantic", *MEMORY_MODES)
@@ -102,7 +106,8 @@ def episode(env, model, head: str, threshold: float, seed: int) -> list[dict[str
             done = term or trunc
         out.append({"row": row, "seed": seed, "tour": len(base.tour), "age": age, "success": float(info["success"]),
                     "spl": float(info["spl"]), "nav_steps": int(info["nav_steps"]), "stopped": bool(term),
-                    "first_error": goal_error(base, first), "goal": f"{base.goal_category} in the {base.goal_room_type}"})
+                    "first_error": goal_error(base, first),
+                    "goal": f"{base.goal_category} in the {base.goal_room_type}"})
     return out
 
 
@@ -195,12 +200,14 @@ def main(argv: list[str] | None = None) -> None:
         all_rows += rows
         text.append(f"\nTours of {tour} steps ({n} test episodes; median age of the last sighting "
                     f"{np.median([r['age'] for r in rows if r['row'] == 'semantic']):.0f} steps):\n")
-        text.append("| memory | success | SPL | first estimate within 1 m | median error (m) | no estimate | wrong stop |")
+        text.append("| memory | success | SPL | first estimate within 1 m | median error (m) | no estimate "
+                    "| wrong stop |")
         text.append("|---|---|---|---|---|---|---|")
         for row in ROWS:
             m = summary([r for r in rows if r["row"] == row])
             text.append(f"| {NAMES[row]} | {m['success']:.2f} ± {m['success_se']:.2f} | {m['spl']:.3f} | "
-                        f"{m['within_1m']:.2f} | {m['median_error']:.2f} | {m['no_estimate']:.2f} | {m['wrong_stop']:.2f} |")
+                        f"{m['within_1m']:.2f} | {m['median_error']:.2f} | {m['no_estimate']:.2f} | "
+                        f"{m['wrong_stop']:.2f} |")
     out = Path(args.out)
     plot(all_rows, out.parent / (out.name + "_by_age.png"))
     body = "\n".join(text) + f"\n\nThreshold {threshold}; {time.perf_counter() - t0:.0f} s.\n"

@@ -111,7 +111,8 @@ class ExplorationMap:
         """Seen navigable cells with a 4-neighbour that is navigable and not yet seen."""
         free = self.grid.navigable
         unseen_free = free & ~self.seen
-        return free & self.seen & ndimage.binary_dilation(unseen_free, structure=ndimage.generate_binary_structure(2, 1))
+        cross = ndimage.generate_binary_structure(2, 1)
+        return free & self.seen & ndimage.binary_dilation(unseen_free, structure=cross)
 
     def nearest_frontier(self, position: np.ndarray, heading: float = 0.0, min_distance: float = 1.0,
                          step_size: float = 0.25, turn_angle: float = 10.0) -> np.ndarray | None:

@@ -296,4 +296,5 @@ def write_json(path: str | Path, data: Any) -> Path:
     return atomic_write(path, json.dumps(data, indent=2, sort_keys=True))
 
 
-__all__ = ["FailedStopPenalty", "depth_hfov", "env_kwargs", "failed_stop_penalty", "make_batched_vec_env", "make_env", "make_vec_env", "policy_kwargs", "nav_metrics_callback", "evaluate_nav", "write_json"]
+__all__ = ["FailedStopPenalty", "depth_hfov", "env_kwargs", "failed_stop_penalty", "make_batched_vec_env", "make_env",
+           "make_vec_env", "policy_kwargs", "nav_metrics_callback", "evaluate_nav", "write_json"]

@@ -54,7 +54,8 @@ class GymnasiumVecEnv(VecEnv):
         self.keys = list(space.spaces) if keys is None else list(keys)
         missing = [k for k in self.keys if k not in space.spaces]
         if missing:
-            raise ValueError(f"GymnasiumVecEnv: keys {missing} are not observations; expected some of {list(space.spaces)}")
+            raise ValueError(f"GymnasiumVecEnv: keys {missing} are not observations; expected some of "
+                             f"{list(space.spaces)}")
         self.vector_env = vector_env
         self.envs = list(vector_env.envs)
         self.reward_fn = reward_fn
