@@ -5,7 +5,8 @@ Each test episode streams an expert tour of ``--tours`` steps (1,000 and 5,000 b
 every frame goes into one VLM2 encoder feeding the three memories (``MultiMemoryStreamer``), into a
 ground-truth recogniser (the semantic sensor, ``SemanticGoalEstimator``) and into the exploration
 map. Then the question, "go to the <category> in the <room type>", and each row navigates from the
-tour's end (``ReturnNavEnv.restart_navigation``) with ``ObjectSearchAgent``: the goal estimate read
+tour's end (``ReturnNavEnv.restart_navigation``) with ``ObjectSearchAgent`` (``--verify``: with its
+check on arrival): the goal estimate read
 from its memory (VLM2 rows: the entry the patch classifier scores highest for the category among
 entries whose centroid lies in a room of that type, at ``--threshold``, the value chosen on train
 episodes by ``experiments/objectnav_search.py``), the shortest path there, frontier search while
@@ -63,7 +64,7 @@ def goal_error(base, point: np.ndarray | None) -> float:
     return float(np.min(np.linalg.norm(centres[:, [0, 2]] - np.asarray(point)[[0, 2]], axis=1)))
 
 
-def episode(env, model, head: str, threshold: float, seed: int) -> list[dict[str, Any]]:
+def episode(env, model, head: str, threshold: float, seed: int, verify: bool) -> list[dict[str, Any]]:
     """One tour streamed once, then every row's navigation from the tour's end."""
     base = env.unwrapped
     types = {s.type: s for s in base.sim_config.sensors}
@@ -96,7 +97,7 @@ def episode(env, model, head: str, threshold: float, seed: int) -> list[dict[str
         else:
             est = MemoryGoalEstimator(model, head, row, threshold, region=in_goal_room)
             est.load_state(streamer.states, first_c2w)
-        agent = ObjectSearchAgent(est)
+        agent = ObjectSearchAgent(est, verify=verify)
         obs, info = base.restart_navigation()
         agent.begin(env, seen=seen.seen, reset_estimator=False)
         first = est.estimate(env)
@@ -114,7 +115,8 @@ def episode(env, model, head: str, threshold: float, seed: int) -> list[dict[str
 def run_tours(args, tour: int, episodes: int, threshold: float) -> list[dict[str, Any]]:
     from vlm2_agent.policy.backbone import build_backbone, strip_language
 
-    path = Path(args.runs) / f"tour{tour}_thr{threshold}_nav{args.nav_steps}.jsonl"
+    check = "_verify" if args.verify else ""
+    path = Path(args.runs) / f"tour{tour}_thr{threshold}_nav{args.nav_steps}{check}.jsonl"
     done = [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
     seeds_done = {r["seed"] for r in done}
     model = strip_language(build_backbone({"geometry_source": "oracle"}, args.checkpoint))
@@ -127,7 +129,7 @@ def run_tours(args, tour: int, episodes: int, threshold: float) -> list[dict[str
         seed = args.seed + i
         if seed in seeds_done:
             continue
-        rows = episode(env, model, head, threshold, seed)
+        rows = episode(env, model, head, threshold, seed, args.verify)
         with open(path, "a") as f:  # one line per row, appended: a stopped run resumes here
             f.write("".join(json.dumps(r) + "\n" for r in rows))
         done += rows
@@ -180,6 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threshold", type=float, default=None,
                    help="entry score threshold (default: the one objectnav_search chose on train episodes)")
     p.add_argument("--objectnav-report", default="results/policy/objectnav_search.json")
+    p.add_argument("--verify", action="store_true", help="the check on arrival (ObjectSearchAgent(verify=True))")
     p.add_argument("--checkpoint", default="checkpoints/vlm2_cpu_small_semantic")
     p.add_argument("--resolution", type=int, default=64)
     p.add_argument("--num-scenes", type=int, default=8)
