@@ -331,7 +331,9 @@ def best_entry(tokens: np.ndarray, coords: np.ndarray, mask: np.ndarray, head: t
 
 class ObjectSearchAgent:
     """Frontier exploration until ``estimator`` gives a goal point; then the shortest path to it on
-    the navigable grid and ``stop`` within ``stop_distance`` of it (snapped to the floor). Call it as
+    the navigable grid and ``stop`` within ``stop_distance`` of it (snapped to the floor). With
+    ``verify``, the check on arrival (:meth:`_check_on_arrival`); once no frontier is left, the
+    estimates it rejected are taken back and the next is accepted unchecked. Call it as
     ``agent(obs, env)`` after each reset and step; :meth:`reset` at each episode start.
     ``trace`` keeps, per step, the mode (``explore`` / ``goal``) and the estimate, for reports."""
 
@@ -340,7 +342,7 @@ class ObjectSearchAgent:
         self.estimator = estimator
         self.max_range = float(max_range)
         self.stop_distance = float(stop_distance)
-        self.verify = bool(verify)
+        self.verify = self._verify = bool(verify)
         self.turn_angle = float(turn_angle)
         self._facing = 0
         self.map: ExplorationMap | None = None
@@ -352,11 +354,13 @@ class ObjectSearchAgent:
         self.map = None
         self.trace = []
         self._target = None
+        self.verify = self._verify
 
     def begin(self, env, seen: np.ndarray | None = None, reset_estimator: bool = True) -> None:
         """Start an episode's map (with ``seen`` cells already known, e.g. from a tour) and, unless
         told not to (a ReturnNav navigation after its tour), the estimator's memory. A call on the
         first frame does this by itself."""
+        self.verify = self._verify
         self.map = ExplorationMap(env.unwrapped.navgrid, self.max_range)
         if seen is not None:
             self.map.seen |= np.asarray(seen, bool)
@@ -416,6 +420,11 @@ class ObjectSearchAgent:
             if self._target is None:
                 self._target = self.map.nearest_frontier(base.position, base.heading)
             if self._target is None:
+                if self.verify and self.estimator.rejected:
+                    # Nothing left to explore: the rejected estimates are all there is. Take them back
+                    # and stop at the next one without the check (the check can reject true ones).
+                    self.estimator.rejected.clear()
+                    self.verify = False
                 return TURN  # nothing left to explore: turn and keep looking
             action = int(base.shortest_path_action(self._target, self.stop_distance))
             if action != STOP:
