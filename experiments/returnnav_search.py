@@ -75,13 +75,11 @@ def episode(env, model, head: str, threshold: float, seed: int, verify: bool) ->
     semantic.reset(env)
     seen = ExplorationMap(base.navgrid)
     first_c2w = base.camera_to_world(types["depth"].uuid)
-    looker = ObjectSearchAgent(semantic)
-    looker.map = seen
 
     def observe():
         streamer.observe(*frame_inputs(base, types["rgb"], types["depth"]))
         semantic.observe(env)
-        looker._observe(base)
+        seen.observe_env(env)
 
     observe()
     while base.in_tour:

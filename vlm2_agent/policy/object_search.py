@@ -107,6 +107,14 @@ class ExplorationMap:
             visible |= inside & (z <= surface + tolerance)
         self.seen[cells[visible, 0], cells[visible, 1]] = True
 
+    def observe_env(self, env) -> None:
+        """:meth:`observe` the depth frame an env (``env.unwrapped``) rendered last, at its pose."""
+        base = env.unwrapped
+        spec = _sensor(base, "depth")
+        depth = np.asarray(base.sensor_observations()[spec.uuid], np.float64).reshape(spec.resolution)
+        h, w = spec.resolution
+        self.observe(depth, intrinsics(spec.hfov, w, h), base.camera_to_world(spec.uuid))
+
     def frontier(self) -> np.ndarray:
         """Seen navigable cells with a 4-neighbour that is navigable and not yet seen."""
         free = self.grid.navigable
@@ -140,7 +148,10 @@ class ExplorationMap:
 
 
 class GoalEstimator(Protocol):
-    """What the search asks of a recogniser + memory."""
+    """What the search asks of a recogniser + memory. ``rejected``: the estimates the check on
+    arrival turned down this episode (the agent clears it once nothing is left to explore)."""
+
+    rejected: list[np.ndarray]
 
     def reset(self, env) -> None: ...
 
@@ -371,7 +382,7 @@ class ObjectSearchAgent:
         base = env.unwrapped
         if self.map is None:  # first frame of an episode
             self.begin(env)
-        self._observe(base)
+        self.map.observe_env(env)
         self._frontier = self.map.frontier()
         self.estimator.observe(env)
         goal = self.estimator.estimate(env)
@@ -404,12 +415,6 @@ class ObjectSearchAgent:
             return STOP
         self.estimator.reject(goal)
         return None
-
-    def _observe(self, base) -> None:
-        spec = _sensor(base, "depth")
-        depth = np.asarray(base.sensor_observations()[spec.uuid], np.float64).reshape(spec.resolution)
-        h, w = spec.resolution
-        self.map.observe(depth, intrinsics(spec.hfov, w, h), base.camera_to_world(spec.uuid))
 
     def _explore(self, base) -> int:
         # Keep a frontier target until it is reached or no longer a frontier: re-choosing the nearest
