@@ -280,9 +280,9 @@ class NavGrid:
         w = self.shape[1]
         at = int(rc[0, 0] * w + rc[0, 1]) if len(rc) else None
         dist, pred = self._field(np.asarray(goal_cells, np.int64).reshape(-1, 2), at=at)
-        if len(rc) == 0 or not np.isfinite(dist[rc[0, 0] * w + rc[0, 1]]):
+        if at is None or not np.isfinite(dist[at]):
             return np.zeros((0, 3))
-        node, chain = int(rc[0, 0] * w + rc[0, 1]), []
+        node, chain = at, []
         while node >= 0:
             chain.append(node)
             node = int(pred[node])

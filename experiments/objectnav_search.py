@@ -8,7 +8,8 @@ Rows, all on the same fixed habitat-lab-format episodes (``--episodes-file``, te
 - ``frontier + VLM2 <mode>``: VLM2's memory (``dual`` / ``working`` / ``none``) read by the
   perception's patch classifier. With ``--verify`` the searchers check on arrival: face the
   estimate, stop only if the last frames confirm it, else reject it and search on. Its one free
-  number, the score ``threshold``, is chosen on train-split episodes (``--tune-episodes``, seeds from 5000), never on the test episodes.
+  number, the score ``threshold``, is chosen on train-split episodes (``--tune-episodes``, seeds
+  from 5000), never on the test episodes.
 
 Per episode the script keeps: success, SPL, steps, the first step the goal category was in view
 (ground truth: a goal instance's pixel within 3 m in the semantic frame), the first step with an
@@ -38,7 +39,13 @@ from tqdm import tqdm  # noqa: E402
 
 import envs  # noqa: E402,F401
 from envs.datasets import read_episodes  # noqa: E402
-from vlm2_agent.policy.object_search import MemoryGoalEstimator, ObjectSearchAgent, SemanticGoalEstimator  # noqa: E402
+from vlm2_agent.policy.object_search import (  # noqa: E402
+    MemoryGoalEstimator,
+    ObjectSearchAgent,
+    SemanticGoalEstimator,
+    goal_floor_distance,
+    goal_instance_ids,
+)
 from vlm2_base.io import atomic_write  # noqa: E402
 
 SEEN_RANGE = 3.0  # m: a goal pixel farther than this does not count as "in view"
@@ -59,18 +66,9 @@ def goal_in_view(base) -> bool:
     raw = base.sensor_observations()
     sem = next(s for s in base.sim_config.sensors if s.type == "semantic")
     depth = next(s for s in base.sim_config.sensors if s.type == "depth")
-    ids = {int(o.instance_id) for o in base.scene.objects if o.category == base.goal_category}
-    hit = np.isin(np.asarray(raw[sem.uuid]).reshape(sem.resolution), list(ids))
+    hit = np.isin(np.asarray(raw[sem.uuid]).reshape(sem.resolution), list(goal_instance_ids(base)))
     d = np.asarray(raw[depth.uuid]).reshape(depth.resolution)
     return bool((hit & (d > 0) & (d <= SEEN_RANGE)).any())
-
-
-def estimate_error(base, point: np.ndarray | None) -> float:
-    """Floor-plane distance (m) from an estimate to the nearest goal instance's box centre (NaN: none)."""
-    if point is None:
-        return float("nan")
-    centres = np.array([o.box.center for o in base.scene.objects if o.category == base.goal_category])
-    return float(np.min(np.linalg.norm(centres[:, [0, 2]] - np.asarray(point)[[0, 2]], axis=1)))
 
 
 def build_actor(row: str, args, threshold: float | None):
@@ -109,7 +107,7 @@ def run_episode(env, act, agent, reset_kwargs: dict[str, Any]) -> dict[str, Any]
             "steps": steps, "stopped": bool(term), "distance_to_goal": float(info["distance_to_goal"]),
             "goal": info["goal_category"], "scene": info["scene_id"], "seen_at": seen_at,
             "estimate_at": modes.index("goal") if "goal" in modes else None,
-            "estimate_error": estimate_error(base, final)}
+            "estimate_error": goal_floor_distance(base, final)}
 
 
 def run_row(row: str, args, episodes, threshold: float | None, desc: str, reset_seeds: list[int] | None = None,

@@ -42,6 +42,7 @@ from vlm2_agent.policy.object_search import (  # noqa: E402
     MemoryGoalEstimator,
     ObjectSearchAgent,
     SemanticGoalEstimator,
+    goal_floor_distance,
 )
 from vlm2_base.io import atomic_savefig, atomic_write  # noqa: E402
 
@@ -58,13 +59,6 @@ def in_goal_room(env, points: np.ndarray) -> np.ndarray:
     return np.array([r is not None and r.room_type == base.goal_room_type for r in rooms], bool)
 
 
-def goal_error(base, point: np.ndarray | None) -> float:
-    if point is None:
-        return float("nan")
-    centres = np.array([o.box.center for o in base.scene.objects if int(o.instance_id) in set(base.goal_instances)])
-    return float(np.min(np.linalg.norm(centres[:, [0, 2]] - np.asarray(point)[[0, 2]], axis=1)))
-
-
 def held_error(base, streamer: MultiMemoryStreamer, mode: str, first_c2w: np.ndarray,
                min_valid: float = 0.05) -> float:
     """What ``mode``'s memory holds at the question: the floor distance (m) from the goal instance
@@ -74,7 +68,7 @@ def held_error(base, streamer: MultiMemoryStreamer, mode: str, first_c2w: np.nda
     if not usable.any():
         return float("inf")
     world = coords[usable, :3].astype(np.float64) @ first_c2w[:3, :3].T + first_c2w[:3, 3]
-    return min(goal_error(base, p) for p in world)
+    return min(goal_floor_distance(base, p) for p in world)
 
 
 def episode(env, model, head: str, threshold: float, seed: int, verify: bool) -> list[dict[str, Any]]:
@@ -120,7 +114,7 @@ def episode(env, model, head: str, threshold: float, seed: int, verify: bool) ->
             done = term or trunc
         out.append({"row": row, "seed": seed, "tour": len(base.tour), "age": age, "success": float(info["success"]),
                     "spl": float(info["spl"]), "nav_steps": int(info["nav_steps"]), "stopped": bool(term),
-                    "first_error": goal_error(base, first), "held_error": held,
+                    "first_error": goal_floor_distance(base, first), "held_error": held,
                     "goal": f"{base.goal_category} in the {base.goal_room_type}"})
     return out
 

@@ -39,12 +39,13 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from envs.agent import STOP, TURN_LEFT, TURN_RIGHT, heading_towards
+from envs.pose import wrap_angle
 from envs.render.camera import backproject, intrinsics
 
 __all__ = ["ExplorationMap", "GoalEstimator", "MemoryGoalEstimator", "ObjectSearchAgent", "SemanticGoalEstimator",
-           "best_entry", "goal_instance_ids"]
+           "best_entry", "goal_floor_distance", "goal_instance_ids"]
 
-STOP, TURN, TURN_RIGHT = 0, 2, 3  # envs.gym.base.ACTIONS: stop, move_forward, turn_left, turn_right
 REJECT_RADIUS = 1.0  # m around an estimate that the check on arrival did not confirm
 CONFIRM_RADIUS = 1.5  # m: how near the estimate the confirming pixels or entries must lie
 CONFIRM_MEMORY = "working"  # the check on arrival reads the last frames (the approach), not the first
@@ -123,12 +124,14 @@ class ExplorationMap:
         return free & self.seen & ndimage.binary_dilation(unseen_free, structure=cross)
 
     def nearest_frontier(self, position: np.ndarray, heading: float = 0.0, min_distance: float = 1.0,
-                         step_size: float = 0.25, turn_angle: float = 10.0) -> np.ndarray | None:
+                         step_size: float = 0.25, turn_angle: float = 10.0,
+                         frontier: np.ndarray | None = None) -> np.ndarray | None:
         """The world point of the frontier cell cheapest to reach from the pose, in steps: geodesic
         distance / ``step_size`` plus the turn toward it / ``turn_angle`` (degrees), so that of two
         frontiers about as far the one ahead wins. Only cells at least ``min_distance`` away count
-        while there are any. One grid solve; None when no reachable frontier is left."""
-        cells = np.argwhere(self.frontier())
+        while there are any. ``frontier``: :meth:`frontier`, if the caller has it already. One grid
+        solve; None when no reachable frontier is left."""
+        cells = np.argwhere(self.frontier() if frontier is None else frontier)
         if not len(cells):
             return None
         position = np.asarray(position, float)
@@ -182,6 +185,16 @@ def goal_instance_ids(base) -> set[int]:
     if named:
         return {int(i) for i in named}
     return {int(o.instance_id) for o in base.scene.objects if o.category == base.goal_category}
+
+
+def goal_floor_distance(base, point: np.ndarray | None) -> float:
+    """Floor-plane distance (m) from ``point`` (3,) to the nearest goal instance's box centre
+    (:func:`goal_instance_ids`): how far an estimate is off. NaN for no point."""
+    if point is None:
+        return float("nan")
+    ids = goal_instance_ids(base)
+    centres = np.array([o.box.center for o in base.scene.objects if int(o.instance_id) in ids])
+    return float(np.min(np.linalg.norm(centres[:, [0, 2]] - np.asarray(point)[[0, 2]], axis=1)))
 
 
 class SemanticGoalEstimator:
@@ -353,25 +366,24 @@ class ObjectSearchAgent:
         self.estimator = estimator
         self.max_range = float(max_range)
         self.stop_distance = float(stop_distance)
-        self.verify = self._verify = bool(verify)
+        self.verify = bool(verify)
         self.turn_angle = float(turn_angle)
         self._facing = 0
+        self._explored = False  # no frontier left this episode: the check on arrival is off
         self.map: ExplorationMap | None = None
         self.trace: list[dict[str, Any]] = []
         self._target: np.ndarray | None = None
-        self._frontier = np.zeros((0, 0), bool)
 
     def reset(self) -> None:
         self.map = None
         self.trace = []
         self._target = None
-        self.verify = self._verify
 
     def begin(self, env, seen: np.ndarray | None = None, reset_estimator: bool = True) -> None:
         """Start an episode's map (with ``seen`` cells already known, e.g. from a tour) and, unless
         told not to (a ReturnNav navigation after its tour), the estimator's memory. A call on the
         first frame does this by itself."""
-        self.verify = self._verify
+        self._explored = False
         self.map = ExplorationMap(env.unwrapped.navgrid, self.max_range)
         if seen is not None:
             self.map.seen |= np.asarray(seen, bool)
@@ -383,14 +395,13 @@ class ObjectSearchAgent:
         if self.map is None:  # first frame of an episode
             self.begin(env)
         self.map.observe_env(env)
-        self._frontier = self.map.frontier()
         self.estimator.observe(env)
         goal = self.estimator.estimate(env)
         if goal is not None:
             target = base.snap_to_navigable(goal)
             self.trace.append({"mode": "goal", "estimate": np.asarray(goal, float).copy()})
             action = int(base.shortest_path_action(target, self.stop_distance))
-            if action != STOP or not self.verify:
+            if action != STOP or not self.verify or self._explored:
                 self._facing = 0
                 return action
             action = self._check_on_arrival(env, goal)
@@ -405,11 +416,10 @@ class ObjectSearchAgent:
         """At the estimate: turn to face it, then ``stop`` if the last frames show the goal near it;
         else reject it (None: go on searching)."""
         base = env.unwrapped
-        d = np.asarray(goal, float) - base.position
-        off = (np.arctan2(-d[0], -d[2]) - base.heading + np.pi) % (2 * np.pi) - np.pi
+        off = wrap_angle(heading_towards(base.position, goal) - base.heading)
         if abs(np.degrees(off)) > self.turn_angle and self._facing < 360 / self.turn_angle:
             self._facing += 1
-            return TURN if off > 0 else TURN_RIGHT
+            return TURN_LEFT if off > 0 else TURN_RIGHT
         self._facing = 0
         if self.estimator.confirm(env, goal):
             return STOP
@@ -419,25 +429,26 @@ class ObjectSearchAgent:
     def _explore(self, base) -> int:
         # Keep a frontier target until it is reached or no longer a frontier: re-choosing the nearest
         # frontier every step makes the agent swing between two of them.
+        frontier = self.map.frontier()
         for _ in range(2):
-            if self._target is not None and not self._still_frontier(self._target):
+            if self._target is not None and not self._near_frontier(self._target, frontier):
                 self._target = None
             if self._target is None:
-                self._target = self.map.nearest_frontier(base.position, base.heading)
+                self._target = self.map.nearest_frontier(base.position, base.heading, frontier=frontier)
             if self._target is None:
                 if self.verify and self.estimator.rejected:
                     # Nothing left to explore: the rejected estimates are all there is. Take them back
                     # and stop at the next one without the check (the check can reject true ones).
                     self.estimator.rejected.clear()
-                    self.verify = False
-                return TURN  # nothing left to explore: turn and keep looking
+                    self._explored = True
+                return TURN_LEFT  # nothing left to explore: turn and keep looking
             action = int(base.shortest_path_action(self._target, self.stop_distance))
             if action != STOP:
                 return action
             self._target = None  # reached this frontier: plan the next one
-        return TURN
+        return TURN_LEFT
 
-    def _still_frontier(self, point: np.ndarray, radius: int = 2) -> bool:
+    def _near_frontier(self, point: np.ndarray, frontier: np.ndarray, radius: int = 2) -> bool:
         r, c = self.map.grid.world_to_grid(np.asarray(point)[None])[0]
-        window = self._frontier[max(r - radius, 0): r + radius + 1, max(c - radius, 0): c + radius + 1]
+        window = frontier[max(r - radius, 0): r + radius + 1, max(c - radius, 0): c + radius + 1]
         return bool(window.any())

@@ -68,7 +68,7 @@ class GymnasiumVecEnv(VecEnv):
     def reset(self) -> dict[str, np.ndarray]:
         # SB3 seeds (VecEnv.seed) and options are used for one reset, then forgotten.
         seeds = [None if s is None else int(s) for s in self._seeds]
-        options = self._options[0] if self._options and all(o == self._options[0] for o in self._options) else None
+        options = self._options[0]
         if any(o != options for o in self._options):
             raise ValueError("GymnasiumVecEnv: per-env reset options differ; the vector env takes one options dict")
         obs, infos = self.vector_env.reset(seed=seeds, options=options or None)
