@@ -230,5 +230,45 @@ def generate_episodes(env_id: str, num_episodes: int, seed: int = 0,
         env.close()
 
 
+def generate_returnnav_episodes(num_tours: int, seed: int = 0, env_kwargs: Mapping[str, Any] | None = None,
+                                age_bins: Sequence[int] | None = None) -> list[NavigationEpisode]:
+    """ReturnNav episodes from ``num_tours`` tours, tour ``i`` from ``reset(seed=seed + i)``: the
+    episode's own goal (id ``"<i>"``) and, with ``age_bins`` (edges in tour steps, e.g.
+    ``(0, 100, 300, 1000)``), one more goal drawn from each bin the own goal's age is not in (ids
+    ``"<i>-age<lo>-<hi-1>"``), so that goals last seen at every age are asked. Episodes of one tour
+    share its ``info.tour_actions`` and ``info.tour_id``; ``info.seed`` records the reset seed.
+    ``env_kwargs`` must render what the evaluation renders: which instances count as seen depends on
+    the semantic sensor's resolution."""
+    import gymnasium as gym
+
+    env = gym.make("VLM2/ReturnNav-v0", **dict(env_kwargs or {}))
+    base = env.unwrapped
+    try:
+        eps = []
+        for i in range(num_tours):
+            env.reset(seed=seed + i)
+            while base.in_tour:
+                env.step(0)
+            own = base.to_episode(str(i))
+            own.info.update(tour_id=i, seed=seed + i)
+            eps.append(own)
+            if not age_bins:
+                continue
+            rng = np.random.default_rng([seed + i, 1])
+            key = (base.goal_category, base.goal_room_type)
+            goals = base.reachable_goals()
+            own_age = next((age for c, r, age in goals if (c, r) == key), -1)
+            for lo, hi in zip(age_bins[:-1], age_bins[1:]):
+                pool = [(c, r) for c, r, age in goals if lo <= age < hi and (c, r) != key]
+                if pool and not lo <= own_age < hi:
+                    base.restart_navigation(goal=pool[int(rng.integers(len(pool)))])
+                    extra = base.to_episode(f"{i}-age{lo}-{hi - 1}")
+                    extra.info.update(tour_id=i, seed=seed + i)
+                    eps.append(extra)
+        return eps
+    finally:
+        env.close()
+
+
 __all__ = ["EpisodeDataset", "EpisodeFileError", "NavigationEpisode", "episode_from_env", "generate_episodes",
-           "objectnav_goals", "parse_episode", "read_episodes", "write_episodes"]
+           "generate_returnnav_episodes", "objectnav_goals", "parse_episode", "read_episodes", "write_episodes"]

@@ -159,10 +159,33 @@ class Scene:
 
     def room_at(self, x: float, z: float) -> Room | None:
         """The room whose polygon contains (x, z), or None."""
-        from shapely.geometry import Point, Polygon
+        k = int(self.room_indices_at(np.array([[x, 0.0, z]]))[0])
+        return self.rooms[k] if k >= 0 else None
 
-        p = Point(x, z)
-        for room in self.rooms:
-            if Polygon(room.polygon).covers(p):
-                return room
-        return None
+    def room_indices_at(self, points: np.ndarray) -> np.ndarray:
+        """(N,) index into ``rooms`` of the room whose polygon covers each point's (x, z) (points
+        (N, 3)), -1 for none; where polygons share an edge the first room wins, as in :meth:`room_at`.
+
+        >>> room = Room(0, "kitchen", np.array([[0, 0], [2, 0], [2, 2], [0, 2]], float), 2.5)
+        >>> Scene("s", [], rooms=[room]).room_indices_at(np.array([[1.0, 0, 1.0], [3.0, 0, 1.0]])).tolist()
+        [0, -1]
+        """
+        import shapely
+
+        pts = np.asarray(points, float).reshape(-1, 3)
+        out = np.full(len(pts), -1, np.int64)
+        for k in range(len(self.rooms) - 1, -1, -1):  # reversed, so that the first covering room is written last
+            inside = shapely.intersects_xy(self._room_polygons()[k], pts[:, 0], pts[:, 2])
+            out[inside] = k
+        return out
+
+    def _room_polygons(self) -> list:
+        import shapely
+
+        cached = self.__dict__.get("_polygons")
+        if cached is None or len(cached) != len(self.rooms):
+            cached = [shapely.Polygon(r.polygon) for r in self.rooms]
+            for poly in cached:
+                shapely.prepare(poly)
+            self.__dict__["_polygons"] = cached
+        return cached

@@ -122,3 +122,55 @@ def test_evaluation_plays_the_shipped_test_episodes():
     out = evaluate_nav(lambda o, e: e.unwrapped.oracle_action(), cfg, 4, progress=False,
                        episodes_path=ROOT / "episodes" / "pointnav_test.json.gz")
     assert out["episodes"] == 4 and out["success"] == 1.0 and out["spl"] > 0.9
+
+
+RETURNNAV = {"tour": 120, "sensors": ("rgb", "semantic"), "sim": {"resolution": (24, 24)},
+             "config": {"split": "test", "num_scenes": 2, "max_episode_steps": 40}}
+
+
+def _tour_frames(env, **reset) -> tuple[list[np.ndarray], dict]:
+    obs, info = env.reset(**reset)
+    frames = [obs["rgb"].copy()]
+    while env.unwrapped.in_tour:
+        obs, _, _, _, info = env.step(0)
+        frames.append(obs["rgb"].copy())
+    return frames, info
+
+
+def test_returnnav_episode_file_replays_the_seeded_tour_and_goals(tmp_path):
+    from envs.datasets import generate_returnnav_episodes
+
+    eps = generate_returnnav_episodes(2, seed=3, env_kwargs=RETURNNAV, age_bins=(0, 30, 60, 121))
+    assert [e.info["tour_id"] for e in eps].count(0) >= 2  # a tour's own goal and goals of other ages
+    for ep in eps:
+        assert len(ep.info["tour_actions"]) == 120 and ep.info["seed"] == 3 + ep.info["tour_id"]
+        lo, _, hi = ep.episode_id.partition("-age")[2].partition("-")
+        if lo:
+            assert int(lo) <= ep.info["goal_age"] <= int(hi)
+    path = write_episodes(tmp_path / "returnnav.json.gz", eps)
+    back = read_episodes(path).episodes
+    assert [e.to_dict() for e in back] == [e.to_dict() for e in eps]
+    seeded = gym.make("VLM2/ReturnNav-v0", **RETURNNAV)
+    played = gym.make("VLM2/ReturnNav-v0", episodes_path=str(path), **RETURNNAV)
+    for ep in eps:
+        frames, info = _tour_frames(seeded, seed=ep.info["seed"])
+        again, info_file = _tour_frames(played)  # the file's next episode
+        assert len(frames) == len(again) and all(np.array_equal(a, b) for a, b in zip(frames, again))
+        assert (info_file["goal_category"], info_file["goal_room_type"]) == (ep.object_category, ep.info["room_type"])
+        assert info_file["distance_to_goal"] == pytest.approx(ep.info["geodesic_distance"], abs=1e-9)
+        assert len(played.unwrapped.tour) - info_file["goal_last_seen"] == ep.info["goal_age"]
+        if "-age" not in ep.episode_id:  # the seeded episode asks for the tour's own goal
+            assert info["goal_category"] == ep.object_category
+    seeded.close()
+    played.close()
+
+
+def test_bad_returnnav_episodes_name_the_field():
+    env = gym.make("VLM2/ReturnNav-v0", **RETURNNAV)
+    ep = {**_user_episode("apt_test_110000"), "goals": [], "object_category": "sofa", "info": {"room_type": "kitchen"}}
+    with pytest.raises(ValueError, match="needs info.tour_actions"):
+        env.reset(options={"episode": ep})
+    ep["info"]["tour_actions"] = [1, 0, 2]
+    with pytest.raises(ValueError, match="tour_actions must be move_forward"):
+        env.reset(options={"episode": ep})
+    env.close()

@@ -167,6 +167,26 @@ def test_restart_navigation_replays_the_same_navigation_phase():
     env.close()
 
 
+def test_restart_navigation_with_another_goal_asks_for_it():
+    env = gym.make("VLM2/ReturnNav-v0", **RETURNNAV)
+    env.reset(seed=4)
+    while env.unwrapped.in_tour:
+        env.step(0)
+    base = env.unwrapped
+    first = (base.goal_category, base.goal_room_type)
+    other = next(k for k in sorted(base.goal_candidates(min_pixels=1)) if k != first)
+    obs, info = base.restart_navigation(goal=other)
+    assert (base.goal_category, base.goal_room_type) == other
+    assert obs["objectgoal"][0] == base.categories.index(other[0])
+    assert obs["roomgoal"][0] == base.room_types.index(other[1])
+    cells = base._goal_cells_for(*other)
+    assert info["distance_to_goal"] == pytest.approx(base.navgrid.geodesic_distance_to_cells(base.position, cells))
+    assert {o.instance_id for o in base.scene.objects if o.category == other[0]} >= set(info["goal_instances"])
+    with pytest.raises(ValueError, match="was not seen in this tour"):
+        base.restart_navigation(goal=("no such category", "kitchen"))
+    env.close()
+
+
 def test_semantic_head_prior_points_at_the_goal_category_without_training(tmp_path):
     """Tokens are category codes and the perception head classifies them perfectly: the locator
     initialised from that head finds the goal's entry before any locator training."""

@@ -75,3 +75,22 @@ def test_goal_estimate_from_a_hand_built_memory():
     assert best_entry(tokens, coords, mask, head, 1, c2w, threshold=0.999)[0] is None  # below the threshold
     assert np.allclose(best_entry(tokens, coords, mask, head, 0, c2w)[0], c2w[:3, 3] + c2w[:3, :3] @ [0, 0, -1])
     assert best_entry(tokens, coords, np.zeros(3, bool), head, 1, c2w) == (None, 0.0)  # an empty memory
+
+
+def test_vote_read_prefers_many_agreeing_views_to_one_confident_entry():
+    # four views of a sofa near (0, 0, -2), each fairly sure; one entry 3 m away very sure
+    head = torch.nn.Linear(2, 2, bias=False)
+    with torch.no_grad():
+        head.weight.copy_(torch.eye(2))
+    sure = lambda p: [0.0, float(np.log(p / (1 - p)))]  # noqa: E731  (softmax of (0, logit) gives p)
+    tokens = np.array([sure(0.6), sure(0.6), sure(0.6), sure(0.6), sure(0.95)], np.float32)
+    coords = np.array([[0.1, 0, -2.0, 1], [-0.1, 0, -2.0, 1], [0.0, 0, -1.8, 1], [0.0, 0, -2.2, 1], [3.0, 0, -2.0, 1]],
+                      np.float32)
+    mask = np.ones(5, bool)
+    point, score = best_entry(tokens, coords, mask, head, 0, np.eye(4), threshold=0.5, read="max")
+    assert np.allclose(point, [3.0, 0, -2.0]) and score == pytest.approx(0.95)
+    point, score = best_entry(tokens, coords, mask, head, 0, np.eye(4), threshold=0.5, read="vote")
+    assert np.allclose(point, [0.0, 0.0, -2.0], atol=1e-6) and score == pytest.approx(0.6)  # the views' mean
+    assert best_entry(tokens, coords, mask, head, 0, np.eye(4), threshold=0.7, read="vote")[0] is None
+    with pytest.raises(ValueError, match="read must be one of"):
+        best_entry(tokens, coords, mask, head, 0, np.eye(4), read="mean")

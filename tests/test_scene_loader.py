@@ -349,3 +349,18 @@ def test_scene_name_must_stay_below_the_root(tmp_path):
     with pytest.raises(ValueError, match=r"scene.name='../../escape': expected a plain folder name"):
         write_dataset(tmp_path / "root", {"test": 1}, name="../../escape", write_maps=False, progress=False)
     assert not (tmp_path / "escape").exists() and not (tmp_path.parent / "escape").exists()
+
+
+def test_room_indices_at_agrees_with_a_point_by_point_polygon_test():
+    from shapely.geometry import Point, Polygon
+
+    from scenes.generator import generate_scene
+
+    scene = generate_scene(seed=3)
+    rng = np.random.default_rng(0)
+    lo, hi = scene.bounds
+    points = rng.uniform(lo - 0.5, hi + 0.5, (400, 3))
+    got = scene.room_indices_at(points)
+    want = [next((k for k, r in enumerate(scene.rooms) if Polygon(r.polygon).covers(Point(p[0], p[2]))), -1)
+            for p in points]
+    assert got.tolist() == want and (got >= 0).sum() > 100 and (got == -1).sum() > 10

@@ -104,6 +104,7 @@ class ReturnNavEnv(ObjectNavEnv):
         self.goal_room_type = ""
         self.goal_instances: tuple[int, ...] = ()
         self.tour_end_pose: tuple[np.ndarray, float] | None = None
+        self._asked_goal: tuple[str, str] | None = None
         self.measures = None
         super().__init__(cfg, render_mode, **task_kwargs)
         self._semantic_uuid = next(s.uuid for s in self.sim_config.sensors if s.type == "semantic")
@@ -146,7 +147,39 @@ class ReturnNavEnv(ObjectNavEnv):
 
     # ----- episode -------------------------------------------------------------------------------
     def _task_options(self) -> tuple[str, ...]:
-        return ()
+        return ("tour_actions", "goal")
+
+    def _episode_task_options(self, episode) -> dict[str, Any]:
+        """A ReturnNav episode of a file: ``object_category`` and ``info.room_type`` (the goal) and
+        ``info.tour_actions`` (the tour, replayed as it is; see :meth:`to_episode`)."""
+        where = f"episode {episode.episode_id!r}"
+        if episode.object_category is None:
+            raise ValueError(f"{where}: a ReturnNav episode needs object_category")
+        for key in ("room_type", "tour_actions"):
+            if key not in episode.info:
+                raise ValueError(f"{where}: a ReturnNav episode needs info.{key}")
+        return {"tour_actions": episode.info["tour_actions"],
+                "goal": (episode.object_category, str(episode.info["room_type"]))}
+
+    def to_episode(self, episode_id: str):
+        """This episode (after its tour) as a habitat-lab episode that :meth:`reset` replays: the
+        start pose, the goal (``object_category``, ``info.room_type``), the tour's actions
+        (``info.tour_actions``), the goal's age (``info.goal_age``: tour steps since it was last seen)
+        and ``info.geodesic_distance`` from the tour's end."""
+        from envs.datasets import NavigationEpisode
+        from envs.pose import heading_to_quaternion
+
+        if self.in_tour or self.measures is None:
+            raise RuntimeError("ReturnNavEnv.to_episode: only after the tour of a reset episode has ended")
+        last = max(self.seen[i][1] for i in self.goal_instances if i in self.seen)
+        distance = float(self._distance_to_goal_at(self.tour_end_pose[0]))
+        return NavigationEpisode(
+            episode_id=str(episode_id), scene_id=self.scene.scene_id,
+            start_position=[float(v) for v in self.start_position],
+            start_rotation=[float(v) for v in heading_to_quaternion(self.start_heading)],
+            object_category=self.goal_category,
+            info={"room_type": self.goal_room_type, "tour_actions": [int(a) for a in self.tour],
+                  "goal_age": len(self.tour) - int(last), "geodesic_distance": distance})
 
     def _reset_task(self, options: dict[str, Any]) -> None:
         from envs.expert import plan_tour
@@ -157,9 +190,19 @@ class ReturnNavEnv(ObjectNavEnv):
         self.measures = None
         self.seen = {}
         self.tour_step = self.nav_steps = 0
-        self.tour = []
-        if self.tour_budget:
-            self.tour = plan_tour(self, self.tour_budget, rng=np.random.default_rng(self.np_random.integers(2**63)))
+        self._asked_goal = None if options.get("goal") is None else tuple(options["goal"])
+        if self._asked_goal is not None and len(self._asked_goal) != 2:
+            raise ValueError(f"reset options: goal must be (category, room type), got {options['goal']!r}")
+        if "tour_actions" in options:
+            tour = [int(a) for a in options["tour_actions"]]
+            if any(a not in (1, 2, 3) for a in tour):
+                raise ValueError("reset options: tour_actions must be move_forward / turn_left / turn_right "
+                                 f"(1, 2, 3), got {sorted(set(tour) - {1, 2, 3})}")
+            self.tour = tour
+        else:
+            self.tour = []
+            if self.tour_budget:
+                self.tour = plan_tour(self, self.tour_budget, rng=np.random.default_rng(self.np_random.integers(2**63)))
         self.in_tour = True
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -218,6 +261,11 @@ class ReturnNavEnv(ObjectNavEnv):
 
     def _begin_navigation(self) -> None:
         self.in_tour = False
+        if self._asked_goal is not None:  # an episode file's goal
+            self._set_goal(self._asked_goal, "the episode's goal")
+            self.tour_end_pose = (self.position.copy(), float(self.heading))
+            self._start_measures()
+            return
         scored = self._score(self.goal_candidates()) or self._score(self.goal_candidates(min_pixels=1))
         if not scored:
             raise RuntimeError(f"scene {self.scene.scene_id}: no object seen during the {len(self.tour)}-step tour "
@@ -234,18 +282,36 @@ class ReturnNavEnv(ObjectNavEnv):
         self.tour_end_pose = (self.position.copy(), float(self.heading))
         self._start_measures()
 
-    def restart_navigation(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    def restart_navigation(self, goal: tuple[str, str] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Put the agent back where the tour ended and restart the navigation phase (measures, step
         count): several navigators can then be compared on one tour without replaying it.
+        ``goal``: a ``(category, room type)`` key of :meth:`goal_candidates` to ask for instead (e.g.
+        goals last seen at other ages); the episode keeps it until the next reset or restart.
         Returns ``(observation, info)`` like ``reset``."""
         if self.world is None or self.in_tour or self.measures is None:
             raise RuntimeError("restart_navigation: only after the tour of a reset episode has ended")
+        if goal is not None:
+            self._set_goal(goal, "restart_navigation: goal")
         self.position, self.heading = self.tour_end_pose[0].copy(), self.tour_end_pose[1]
         self.collided = False
         self.nav_steps = 0
         self._render_sensors()
         self._start_measures()
         return self._observation(), self._info()
+
+    def reachable_goals(self) -> list[tuple[str, str, int]]:
+        """(category, room type, age) of every goal the tour just finished could ask for (seen with
+        ``min_pixels``, reachable, not already within success distance), sorted; ``age``: tour steps
+        since an instance of it was last seen."""
+        return [(cat, rt, len(self.tour) - last) for cat, rt, _, last in self._score(self.goal_candidates())]
+
+    def _set_goal(self, goal: tuple[str, str], what: str) -> None:
+        cands = self.goal_candidates(min_pixels=1)
+        goal = tuple(goal)
+        if goal not in cands:
+            raise ValueError(f"{what} {goal!r} was not seen in this tour; expected one of {sorted(cands)}")
+        self.goal_category, self.goal_room_type = goal
+        self.goal_instances = tuple(self._instances(*goal))
 
     def _score(self, cands: dict[tuple[str, str], list[int]]) -> list[tuple[str, str, float, int]]:
         """(category, room type, geodesic distance, last seen step) of the reachable candidates."""

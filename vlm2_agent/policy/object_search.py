@@ -44,7 +44,7 @@ from envs.pose import wrap_angle
 from envs.render.camera import backproject, intrinsics
 
 __all__ = ["ExplorationMap", "GoalEstimator", "MemoryGoalEstimator", "ObjectSearchAgent", "SemanticGoalEstimator",
-           "best_entry", "goal_floor_distance", "goal_instance_ids"]
+           "best_entry", "goal_floor_distance", "goal_instance_ids", "vote_point"]
 
 REJECT_RADIUS = 1.0  # m around an estimate that the check on arrival did not confirm
 CONFIRM_RADIUS = 1.5  # m: how near the estimate the confirming pixels or entries must lie
@@ -259,12 +259,13 @@ class MemoryGoalEstimator:
     """VLM2 recognition and memory: every frame streams into ``memory_mode``'s memory (one VLM2 with
     oracle geometry); an entry's score is the patch classifier's probability of the goal category
     (``semantic_head``: the perception's head, ``checkpoints/vlm2_cpu_small_semantic``); the estimate
-    is the 3D centroid of the best entry, if its score reaches ``threshold``. ``region(env, points)``
+    is the 3D centroid of the best entry (``read="max"``) or of the entries that together score
+    highest (``read="vote"``, :func:`vote_point`), if its score reaches ``threshold``. ``region(env, points)``
     (optional) keeps only entries whose centroids (N, 3) it accepts, e.g. those in the goal's room
     type for ReturnNav. :meth:`load_state` starts from a memory streamed elsewhere (a tour)."""
 
     def __init__(self, model, semantic_head: str, memory_mode: str = "dual", threshold: float = 0.5,
-                 min_valid: float = 0.05, region=None):
+                 min_valid: float = 0.05, region=None, read: str = "max"):
         from safetensors.torch import load_file
 
         from vlm2_agent.policy.memory_goal import MultiMemoryStreamer
@@ -276,9 +277,12 @@ class MemoryGoalEstimator:
         head = load_file(str(semantic_head))
         self.head = torch.nn.Linear(head["weight"].shape[1], head["weight"].shape[0])
         self.head.load_state_dict(head)
+        if read not in READS:
+            raise ValueError(f"MemoryGoalEstimator: read must be one of {READS}, got {read!r}")
         self.threshold = float(threshold)
         self.min_valid = float(min_valid)
         self.region = region
+        self.read = read
         self._first_c2w = np.eye(4)
         self.last_score = 0.0
 
@@ -317,7 +321,7 @@ class MemoryGoalEstimator:
         if near is not None:
             mask = mask & (np.hypot(world[:, 0] - near[0], world[:, 2] - near[2]) <= CONFIRM_RADIUS)
         return best_entry(tokens, coords, mask, self.head, base.categories.index(base.goal_category),
-                          self._first_c2w, self.threshold, self.min_valid)
+                          self._first_c2w, self.threshold, self.min_valid, self.read)
 
     def estimate(self, env) -> np.ndarray | None:
         point, self.last_score = self._read(env, self.mode)
@@ -332,25 +336,53 @@ class MemoryGoalEstimator:
 
 @torch.no_grad()
 def best_entry(tokens: np.ndarray, coords: np.ndarray, mask: np.ndarray, head: torch.nn.Module, category: int,
-               first_camera_to_world: np.ndarray, threshold: float = 0.5,
-               min_valid: float = 0.05) -> tuple[np.ndarray | None, float]:
+               first_camera_to_world: np.ndarray, threshold: float = 0.5, min_valid: float = 0.05,
+               read: str = "max") -> tuple[np.ndarray | None, float]:
     """The goal estimate read from memory entries: (world point (3,) or None, its score).
 
     ``tokens`` (P, D), ``coords`` (P, 4) (centroid in the first camera's frame + valid fraction) and
     ``mask`` (P,) are one memory snapshot (``MultiMemoryStreamer.snapshot``); ``head`` maps a token
-    to class logits (class 0 = no object, ``category + 1`` = the goal). The entry with the highest
-    goal probability among those with geometry wins; below ``threshold`` there is no estimate.
+    to class logits (class 0 = no object, ``category + 1`` = the goal). Among the entries with
+    geometry, ``read="max"`` takes the entry with the highest goal probability, ``read="vote"`` the
+    neighbourhood of entries that together hold the most (:func:`vote_point`). The score is the
+    best goal probability there; below ``threshold`` there is no estimate.
     """
+    if read not in READS:
+        raise ValueError(f"best_entry: read must be one of {READS}, got {read!r}")
     usable = np.asarray(mask, bool) & (np.asarray(coords)[:, 3] >= min_valid)
     if not usable.any():
         return None, 0.0
-    p = torch.softmax(head(torch.as_tensor(tokens, dtype=torch.float32)), dim=-1)[:, category + 1].numpy()
-    p = np.where(usable, p, -1.0)
-    best = int(np.argmax(p))
-    if p[best] < threshold:
-        return None, float(p[best])
+    p = torch.softmax(head(torch.as_tensor(tokens[usable], dtype=torch.float32)), dim=-1)[:, category + 1].numpy()
     c2w = np.asarray(first_camera_to_world, np.float64)
-    return c2w[:3, :3] @ np.asarray(coords[best, :3], np.float64) + c2w[:3, 3], float(p[best])
+    world = np.asarray(coords[usable, :3], np.float64) @ c2w[:3, :3].T + c2w[:3, 3]
+    if read == "max":
+        best = int(np.argmax(p))
+        point, score = world[best], float(p[best])
+    else:
+        point, score = vote_point(world, p)
+    return (point if score >= threshold else None), score
+
+
+READS = ("max", "vote")
+VOTE_RADIUS = 0.75  # m (floor plane): entries this near each other are taken as views of one thing
+
+
+def vote_point(world: np.ndarray, p_goal: np.ndarray, radius: float = VOTE_RADIUS) -> tuple[np.ndarray, float]:
+    """Where the goal probability of memory entries piles up: each entry's neighbourhood (entries
+    within ``radius`` on the floor plane) sums its entries' probabilities; the neighbourhood with the
+    most gives the point, its entries' probability-weighted mean centroid, and the score, the best
+    probability in it. Many views of an object agree where one confident wrong patch does not.
+
+    >>> world = np.array([[0.0, 0, 0], [0.2, 0, 0], [0.1, 0, 0.1], [3.0, 0, 0]])
+    >>> point, score = vote_point(world, np.array([0.6, 0.6, 0.6, 0.9]))
+    >>> np.round(point, 2).tolist(), score
+    ([0.1, 0.0, 0.03], 0.6)
+    """
+    world, p_goal = np.asarray(world, np.float64), np.asarray(p_goal, np.float64)
+    near = np.hypot(world[:, None, 0] - world[None, :, 0], world[:, None, 2] - world[None, :, 2]) <= radius
+    k = int(np.argmax(near @ p_goal))
+    w = p_goal * near[k]
+    return (w[:, None] * world).sum(0) / max(w.sum(), 1e-12), float(p_goal[near[k]].max())
 
 
 class ObjectSearchAgent:

@@ -1,0 +1,272 @@
+"""How to read a ReturnNav goal out of VLM2's memory: read rules compared on train-split tours.
+
+ReturnNav's search (``experiments/returnnav_search.py``) fails mostly at the read: after 1,000-step
+tours the dual memory holds an entry within 1 m of the goal in most episodes, and the patch
+classifier's best entry in the goal's room is that entry in few. This script measures read rules
+on memories at the end of train-split tours, so that the rule ``returnnav_search`` uses is chosen
+without the test scenes:
+
+1. ``--tours`` ReturnNav tours (train split, seeds ``--seed`` + i) stream once into every memory
+   mode (``MultiMemoryStreamer``). Kept per tour (``<runs>/tour_<seed>.npz``, reused): each mode's
+   entries (token, centroid in world coordinates, valid fraction), the room type each centroid lies
+   in, the category of the object each centroid lies on (ground truth, for the probe), and every
+   (category, room type) goal seen in the tour with its instances' centres and age.
+2. Read rules, each giving one point per goal (``RULES``): the classifier's best entry (``max``),
+   and the classifier's probability summed over entries near each entry (``vote``: many views of an
+   object agree, one confident wrong patch does not), each with the perception's patch head or a
+   linear probe fitted on memory entries of other tours (two folds over tours).
+3. The share of goals whose read point lies within 1 m of an instance, by memory mode, rule and
+   age of the last sighting; what a perfect read would get (the entry nearest a goal).
+
+Usage: python experiments/returnnav_read.py [--tours 40] [--tour 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("EGL_PLATFORM", "surfaceless")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+AGE_BINS = (0, 100, 300, 1000, 5001)
+OBJECTNAV_THRESHOLD = 0.5  # experiments/objectnav_search.py's choice on train episodes
+LABEL_MARGIN = 0.25  # m: an entry within this of an object's box shows that object
+
+
+def object_labels(scene, categories: tuple[str, ...], points: np.ndarray) -> np.ndarray:
+    """(N,) class of each world point (N, 3): 1 + the category index of the nearest object whose
+    oriented box, grown by LABEL_MARGIN, contains it; 0 for none."""
+    best = np.full(len(points), np.inf)
+    label = np.zeros(len(points), np.int64)
+    for o in scene.objects:
+        if o.category not in categories:
+            continue
+        local = (points - o.box.center) @ np.asarray(o.box.rotation)
+        outside = np.maximum(np.abs(local) - np.asarray(o.box.axis_lengths) / 2, 0.0)
+        d = np.linalg.norm(outside, axis=1)
+        hit = (d <= LABEL_MARGIN) & (d < best)
+        best[hit], label[hit] = d[hit], categories.index(o.category) + 1
+    return label
+
+
+def collect(args, seed: int, model, env) -> dict[str, Any]:
+    from vlm2_agent.policy.memory_goal import MEMORY_MODES, MultiMemoryStreamer
+    from vlm2_agent.policy.memory_wrapper import frame_inputs
+
+    path = Path(args.runs) / f"tour{args.tour}_{seed}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    base = env.unwrapped
+    streamer = MultiMemoryStreamer(model, MEMORY_MODES)
+    types = {s.type: s for s in base.sim_config.sensors}
+    env.reset(seed=seed)
+    first_c2w = base.camera_to_world(types["depth"].uuid)  # the frame of the memory's centroids
+    streamer.reset()
+    streamer.observe(*frame_inputs(base, types["rgb"], types["depth"]))
+    while base.in_tour:
+        env.step(0)
+        streamer.observe(*frame_inputs(base, types["rgb"], types["depth"]))
+    out: dict[str, Any] = {}
+    for mode in MEMORY_MODES:
+        tokens, coords, mask = streamer.snapshot(mode)
+        keep = mask & (coords[:, 3] >= 0.05)
+        world = coords[keep, :3].astype(np.float64) @ first_c2w[:3, :3].T + first_c2w[:3, 3]
+        rooms = base.scene.room_indices_at(world)
+        out[f"{mode}/tokens"] = tokens[keep].astype(np.float32)
+        out[f"{mode}/world"] = world
+        out[f"{mode}/room"] = np.array([base.room_types.index(base.scene.rooms[k].room_type) if k >= 0 else -1
+                                        for k in rooms], np.int64)
+        out[f"{mode}/label"] = object_labels(base.scene, base.categories, world)
+    goals = []
+    centres = {int(o.instance_id): np.asarray(o.box.center, float) for o in base.scene.objects}
+    for (cat, rt), seen in sorted(base.goal_candidates().items()):
+        for i in base._instances(cat, rt):
+            goals.append((base.categories.index(cat), base.room_types.index(rt),
+                          len(base.tour) - max(base.seen[j][1] for j in seen), *centres[i]))
+    out["goals"] = np.array(goals, np.float64).reshape(-1, 6)  # category, room, age, instance centre x y z
+    path.parent.mkdir(parents=True, exist_ok=True)
+    import io
+
+    from vlm2_base.io import atomic_write
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **out)
+    atomic_write(path, buf.getvalue())
+    return out
+
+
+def collect_all(args) -> list[dict[str, Any]]:
+    import gymnasium as gym
+
+    import vlm2_agent.policy  # noqa: F401  (registers VLM2/ReturnNav-v0)
+    from vlm2_agent.policy.backbone import build_backbone, strip_language
+
+    seeds = [args.seed + i for i in range(args.tours)]
+    todo = [s for s in seeds if not (Path(args.runs) / f"tour{args.tour}_{s}.npz").is_file()]
+    todo = todo[args.shard::args.shards]
+    if todo:
+        model = strip_language(build_backbone({"geometry_source": "oracle"}, args.checkpoint))
+        env = gym.make("VLM2/ReturnNav-v0", tour=args.tour, sensors=("rgb", "depth"),
+                       sim={"resolution": (args.resolution, args.resolution)},
+                       config={"split": "train", "num_scenes": args.num_scenes, "max_cached_scenes": 4})
+        for seed in tqdm(todo, desc=f"tours of {args.tour} steps"):
+            collect(args, seed, model, env)
+        env.close()
+    if args.shards > 1:
+        return []
+    return [collect(args, s, None, None) for s in seeds]
+
+
+def goals_of(tour: dict[str, Any]) -> list[tuple[int, int, int, np.ndarray]]:
+    """(category, room type, age, instance centres (T, 3)) per goal of a tour."""
+    g = tour["goals"]
+    keys = sorted({(int(c), int(r)) for c, r in g[:, :2]})
+    out = []
+    for c, r in keys:
+        sel = (g[:, 0] == c) & (g[:, 1] == r)
+        out.append((c, r, int(g[sel, 2][0]), g[sel, 3:6]))
+    return out
+
+
+def patch_head(checkpoint: str):
+    from safetensors.torch import load_file
+
+    w = load_file(str(Path(checkpoint) / "semantic_head.safetensors"))
+    head = torch.nn.Linear(w["weight"].shape[1], w["weight"].shape[0])
+    head.load_state_dict(w)
+    return head.eval()
+
+
+@torch.no_grad()
+def probabilities(head, tokens: np.ndarray) -> np.ndarray:
+    """(N, C + 1) class probabilities of memory tokens (N, D); class 0 is "no object"."""
+    return torch.softmax(head(torch.as_tensor(tokens, dtype=torch.float32)), dim=-1).numpy()
+
+
+def fit_probe(tours: list[dict[str, Any]], num_classes: int, seed: int = 0) -> torch.nn.Linear:
+    """A linear probe from memory tokens to object classes (multinomial logistic regression, fitted on
+    the entries of ``tours``, every mode), as a ``Linear`` head like the perception's: classes that
+    never occur get zero weight and a bias of -1e4 (probability 0)."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.concatenate([t[f"{m}/tokens"] for t in tours for m in ("dual", "working", "none")])
+    y = np.concatenate([t[f"{m}/label"] for t in tours for m in ("dual", "working", "none")])
+    clf = LogisticRegression(max_iter=2000, C=0.5, random_state=seed).fit(x, y)
+    head = torch.nn.Linear(x.shape[1], num_classes)
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.fill_(-1e4)
+        coef, bias = (clf.coef_, clf.intercept_) if len(clf.classes_) > 2 else (
+            np.concatenate([-clf.coef_, clf.coef_]) / 2, np.concatenate([-clf.intercept_, clf.intercept_]) / 2)
+        head.weight[clf.classes_] = torch.as_tensor(coef, dtype=torch.float32)
+        head.bias[clf.classes_] = torch.as_tensor(bias, dtype=torch.float32)
+    return head.eval()
+
+
+def read_point(world: np.ndarray, p_goal: np.ndarray, rule: str) -> np.ndarray | None:
+    """The read rule's point for one goal from the candidate entries' centroids (N, 3) and their goal
+    probabilities (N,): ``max`` the best entry, ``vote`` :func:`~vlm2_agent.policy.object_search.vote_point`."""
+    from vlm2_agent.policy.object_search import vote_point
+
+    if not len(world):
+        return None
+    return world[int(np.argmax(p_goal))] if rule == "max" else vote_point(world, p_goal)[0]
+
+
+def floor_error(point: np.ndarray | None, centres: np.ndarray) -> float:
+    if point is None:
+        return float("inf")
+    return float(np.min(np.hypot(centres[:, 0] - point[0], centres[:, 2] - point[2])))
+
+
+def evaluate(tours: list[dict[str, Any]], heads: dict[str, Any], folds: int = 2) -> list[dict[str, Any]]:
+    """Per goal, mode and read: the floor error of the read point (and of a perfect read)."""
+    rows = []
+    for t_index, tour in enumerate(tours):
+        for mode in ("dual", "working", "none"):
+            world, room = tour[f"{mode}/world"], tour[f"{mode}/room"]
+            probs = {name: probabilities(h if not isinstance(h, list) else h[t_index % folds], tour[f"{mode}/tokens"])
+                     for name, h in heads.items()}
+            for cat, rt, age, centres in goals_of(tour):
+                cand = room == rt
+                base = {"tour": t_index, "mode": mode, "category": cat, "age": age}
+                rows.append({**base, "read": "perfect read (entry nearest the goal)",
+                             "error": floor_error(None, centres) if not cand.any() else
+                             min(floor_error(w, centres) for w in world[cand])})
+                for name, p in probs.items():
+                    for rule in ("max", "vote"):
+                        point = read_point(world[cand], p[cand, cat + 1], rule)
+                        rows.append({**base, "read": f"{name}, {rule}", "error": floor_error(point, centres)})
+                        if name == "patch head" and rule == "max":  # the ObjectNav search's threshold
+                            sure = point is not None and p[cand, cat + 1].max() >= OBJECTNAV_THRESHOLD
+                            rows.append({**base, "read": f"{name}, {rule}, score >= {OBJECTNAV_THRESHOLD}",
+                                         "error": floor_error(point if sure else None, centres)})
+    return rows
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    reads = list(dict.fromkeys(r["read"] for r in rows))
+    modes = ("dual", "working", "none")
+    bins = list(zip(AGE_BINS[:-1], AGE_BINS[1:]))
+    dual_ages = np.array([r["age"] for r in rows if r["mode"] == "dual" and r["read"] == reads[0]])
+    counts = [int(((dual_ages >= a) & (dual_ages < b)).sum()) for a, b in bins]
+    head = " | ".join(f"dual, seen {a}-{b - 1} steps ago (n={n})" for (a, b), n in zip(bins, counts))
+    out = [f"| read | {' | '.join(modes)} | {head} |", "|---" * (1 + len(modes) + len(bins)) + "|"]
+    for read in reads:
+        cells = []
+        for mode in modes:
+            err = np.array([r["error"] for r in rows if r["read"] == read and r["mode"] == mode])
+            cells.append(f"{np.mean(err <= 1.0):.2f}")
+        for a, b in bins:
+            err = np.array([r["error"] for r in rows
+                            if r["read"] == read and r["mode"] == "dual" and a <= r["age"] < b])
+            cells.append(f"{np.mean(err <= 1.0):.2f}" if len(err) else "—")
+        out.append(f"| {read} | {' | '.join(cells)} |")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--tours", type=int, default=80)
+    p.add_argument("--tour", type=int, default=1000, help="steps per tour")
+    p.add_argument("--seed", type=int, default=20000)
+    p.add_argument("--shard", type=int, default=0, help="with --shards N: collect every N-th tour only, then exit")
+    p.add_argument("--shards", type=int, default=1)
+    p.add_argument("--checkpoint", default="checkpoints/vlm2_cpu_small_semantic")
+    p.add_argument("--resolution", type=int, default=64)
+    p.add_argument("--num-scenes", type=int, default=24)
+    p.add_argument("--runs", default="outputs/returnnav_read")
+    p.add_argument("--out", default="results/policy/returnnav_read")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    tours = collect_all(args)
+    if not tours:
+        return
+    from envs.gym.objectnav import default_categories
+
+    num_classes = len(default_categories()) + 1
+    folds = 2
+    probes = [fit_probe([t for i, t in enumerate(tours) if i % folds != f], num_classes) for f in range(folds)]
+    rows = evaluate(tours, {"patch head": patch_head(args.checkpoint), "memory probe": probes}, folds)
+    n_goals = sum(len(goals_of(t)) for t in tours)
+    body = (f"Goals read within 1 m, after {args.tour}-step tours on train scenes ({len(tours)} tours, seeds "
+            f"{args.seed}-{args.seed + len(tours) - 1}, {n_goals} goals; the probe's tours are the other fold's):\n\n"
+            + table(rows) + "\n")
+    out = Path(args.out)
+    from vlm2_base.io import atomic_write
+
+    atomic_write(out.with_suffix(".md"), body)
+    atomic_write(out.with_suffix(".json"), json.dumps({"args": vars(args), "rows": rows}))
+    print(body)
+
+
+if __name__ == "__main__":
+    main()
