@@ -114,7 +114,7 @@ def test_cnn_extractor_shape_gradients_and_legacy_vlm2_weights():
     torch.testing.assert_close(vlm2.vectors.vector_net[0].bias, legacy["vector_net.0.bias"])
 
 
-def test_policy_save_load_same_actions(tmp_path):
+def test_policy_save_load_is_bit_equal(tmp_path):
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import DummyVecEnv
 
@@ -134,8 +134,16 @@ def test_policy_save_load_same_actions(tmp_path):
     a1, _ = model.predict(stacked, deterministic=True)
     a2, _ = loaded.predict(stacked, deterministic=True)
     np.testing.assert_array_equal(a1, a2)
+    assert list(model.policy.state_dict()) == list(loaded.policy.state_dict())
     for (k, p1), p2 in zip(model.policy.state_dict().items(), loaded.policy.state_dict().values()):
-        torch.testing.assert_close(p1, p2, msg=k)
+        assert torch.equal(p1, p2), k  # bit for bit
+    with torch.no_grad():  # and so are the action logits and values on the same observations
+        outs = []
+        for m in (model, loaded):
+            m.policy.set_training_mode(False)
+            t, _ = m.policy.obs_to_tensor(stacked)
+            outs.append((m.policy.get_distribution(t).distribution.logits, m.policy.predict_values(t)))
+    assert torch.equal(outs[0][0], outs[1][0]) and torch.equal(outs[0][1], outs[1][1])
 
 
 def test_sb3_policy_keeps_backbone_weights():
