@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.videos:
             videos += record_videos(args, file, rows, threshold)
         rows = [r for r in rows if r.get("goal_kind", "episode") == "episode"]
-        text.append(f"\nTours of {rows[0]['tour']} steps (`{file}`: {len(rows) // len(ROWS)} tours, each row on its "
+        text.append(f"\nTours of up to {max(r['tour'] for r in rows)} steps (`{file}`: {len(rows) // len(ROWS)} tours, each row on its "
                     "own goal; median age of the last sighting "
                     f"{np.median([r['age'] for r in rows if r['row'] == 'semantic']):.0f} steps):\n")
         text.append("| memory | success | SPL | first estimate within 1 m | median error (m) | no estimate "

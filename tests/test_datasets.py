@@ -174,3 +174,20 @@ def test_bad_returnnav_episodes_name_the_field():
     with pytest.raises(ValueError, match="tour_actions must be move_forward"):
         env.reset(options={"episode": ep})
     env.close()
+
+
+def test_the_shipped_returnnav_episodes_replay():
+    path = ROOT / "episodes" / "returnnav_test_tour1000.json.gz"
+    eps = read_episodes(path).episodes
+    assert len({e.info["tour_id"] for e in eps}) == 100
+    assert all(900 < len(e.info["tour_actions"]) <= 1000 for e in eps)  # the expert's last lap may end early
+    # the semantic sensor at the evaluation's resolution decides which objects the tour has seen
+    env = gym.make("VLM2/ReturnNav-v0", episodes_path=str(path), sensors=("semantic",), sim={"resolution": (64, 64)},
+                   config={"split": "test", "num_scenes": 8})
+    _, info = env.reset()
+    while env.unwrapped.in_tour:
+        _, _, _, _, info = env.step(0)
+    assert (info["goal_category"], info["goal_room_type"]) == (eps[0].object_category, eps[0].info["room_type"])
+    assert info["distance_to_goal"] == pytest.approx(eps[0].info["geodesic_distance"], abs=1e-9)
+    assert len(env.unwrapped.tour) - info["goal_last_seen"] == eps[0].info["goal_age"]
+    env.close()
