@@ -25,6 +25,11 @@ least ``min_pixels`` pixels in some frame (any visible instance if none is that 
 armchair you saw in the bedroom"), preferring instances last seen in the first half of the tour;
 its view points are those of every instance of that category in a room of that type.
 
+Episode files: habitat-lab's ``json.gz`` (:mod:`envs.datasets`), one episode per (tour, goal):
+``object_category`` and ``info.room_type`` name the goal, ``info.tour_actions`` the tour, which is
+replayed as it is (``to_episode`` writes an episode after its tour; ``restart_navigation(goal=)``
+asks another goal of the same tour).
+
 ## Rewards and Episode End
 
 ObjectNav's (``success_distance`` 0.1 m to a view point, ``spl``, ``soft_spl``), counted from the
