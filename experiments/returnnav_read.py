@@ -18,7 +18,7 @@ without the test scenes:
 3. The share of goals whose read point lies within 1 m of an instance, by memory mode, rule and
    age of the last sighting; what a perfect read would get (the entry nearest a goal).
 
-Usage: python experiments/returnnav_read.py [--tours 40] [--tour 1000]
+Usage: python experiments/returnnav_read.py [--tours 66] [--tour 1000] [--shard K --shards N]
 """
 
 from __future__ import annotations
@@ -212,6 +212,23 @@ def evaluate(tours: list[dict[str, Any]], heads: dict[str, Any], folds: int = 2)
     return rows
 
 
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per read and mode: goals and the share read within 1 m, overall and per age bin (dual's
+    bins as in the table; every mode's kept)."""
+    out: dict[str, Any] = {}
+    for read in dict.fromkeys(r["read"] for r in rows):
+        out[read] = {}
+        for mode in ("dual", "working", "none"):
+            err = np.array([r["error"] for r in rows if r["read"] == read and r["mode"] == mode])
+            by_age = {}
+            for a, b in zip(AGE_BINS[:-1], AGE_BINS[1:]):
+                e = np.array([r["error"] for r in rows
+                              if r["read"] == read and r["mode"] == mode and a <= r["age"] < b])
+                by_age[f"{a}-{b - 1}"] = {"goals": len(e), "within_1m": float(np.mean(e <= 1.0)) if len(e) else None}
+            out[read][mode] = {"goals": len(err), "within_1m": float(np.mean(err <= 1.0)), "by_age": by_age}
+    return out
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     reads = list(dict.fromkeys(r["read"] for r in rows))
     modes = ("dual", "working", "none")
@@ -264,7 +281,7 @@ def main(argv: list[str] | None = None) -> None:
     from vlm2_base.io import atomic_write
 
     atomic_write(out.with_suffix(".md"), body)
-    atomic_write(out.with_suffix(".json"), json.dumps({"args": vars(args), "rows": rows}))
+    atomic_write(out.with_suffix(".json"), json.dumps({"args": vars(args), "summary": summarise(rows)}, indent=1))
     print(body)
 
 

@@ -232,28 +232,40 @@ def age_table(rows: list[dict[str, Any]]) -> str:
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    """Success, SPL and localisation against the age of the goal's last sighting (mean ± standard
+    error per age bin; n under each bin). Localisation: the first estimate within 1 m (solid) and
+    an entry of the memory within 1 m, what a perfect read would find (dashed)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    labels = [f"{a}-{b - 1}" for a, b in zip(AGE_BINS[:-1], AGE_BINS[1:])]
+    bins = [(a, b) for a, b in zip(AGE_BINS[:-1], AGE_BINS[1:]) if any(a <= r["age"] < b for r in rows)]
+    counts = [sum(1 for r in rows if r["row"] == ROWS[0] and a <= r["age"] < b) for a, b in bins]
+    labels = [f"{a}-{b - 1}\nn={n}" for (a, b), n in zip(bins, counts)]
+    measures = {"success": lambda r: r["success"], "spl": lambda r: r["spl"],
+                "first estimate within 1 m": lambda r: float(r["first_error"] <= 1.0),
+                "memory holds an entry within 1 m": lambda r: float(r["held_error"] <= 1.0)}
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    colours = dict(zip(ROWS, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     for row in ROWS:
-        for ax, key in zip(axes, ("success", "spl")):
-            means, xs = [], []
-            for k, (a, b) in enumerate(zip(AGE_BINS[:-1], AGE_BINS[1:])):
-                sel = [r[key] for r in rows if r["row"] == row and a <= r["age"] < b]
-                if sel:
-                    xs.append(k)
-                    means.append(np.mean(sel))
-            ax.plot(xs, means, "o-", label=NAMES[row])
-    for ax, key in zip(axes, ("success", "SPL")):
-        ax.set_xticks(range(len(labels)), labels, fontsize=7)
+        for name, value in measures.items():
+            ax = axes[min(list(measures).index(name), 2)]
+            if name == "memory holds an entry within 1 m" and row == "semantic":
+                continue
+            stats = [np.array([value(r) for r in rows if r["row"] == row and a <= r["age"] < b]) for a, b in bins]
+            mean = [v.mean() for v in stats]
+            se = [v.std() / np.sqrt(len(v)) for v in stats]
+            dashed = name == "memory holds an entry within 1 m"
+            ax.errorbar(range(len(bins)), mean, yerr=se, fmt="o--" if dashed else "o-", capsize=3,
+                        color=colours[row], label=NAMES[row] if not dashed else None, alpha=0.6 if dashed else 1.0)
+    titles = ("success", "SPL", "localisation: first estimate (solid), memory holds (dashed), within 1 m")
+    for ax, title in zip(axes, titles):
+        ax.set_xticks(range(len(bins)), labels, fontsize=7)
         ax.set_xlabel("steps since the goal was last seen")
-        ax.set_ylabel(key)
+        ax.set_title(title, fontsize=8)
         ax.set_ylim(-0.02, 1.02)
-    axes[0].legend(fontsize=7)
+    axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(0.02, 0.55))  # the empty band of the SPL panel
     fig.tight_layout()
     atomic_savefig(fig, path, dpi=120)
 
@@ -294,7 +306,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.videos:
             videos += record_videos(args, file, rows, threshold)
         rows = [r for r in rows if r.get("goal_kind", "episode") == "episode"]
-        text.append(f"\nTours of up to {max(r['tour'] for r in rows)} steps (`{file}`: {len(rows) // len(ROWS)} tours, each row on its "
+        longest = max(r["tour"] for r in rows)
+        text.append(f"\nTours of up to {longest} steps (`{file}`: {len(rows) // len(ROWS)} tours, each row on its "
                     "own goal; median age of the last sighting "
                     f"{np.median([r['age'] for r in rows if r['row'] == 'semantic']):.0f} steps):\n")
         text.append("| memory | success | SPL | first estimate within 1 m | median error (m) | no estimate "
