@@ -114,7 +114,7 @@ def navigation(args, locators: dict, pointnav, others: dict | None = None) -> tu
     goals = []
     rng = np.random.default_rng(args.seed)
     for i in tqdm(range(args.episodes), desc="episodes"):
-        info = run_tour(env, streamer, args.seed + 7000 + i)
+        info = run_tour(env, streamer, args.seed + 7000 + i).info
         base = env.unwrapped
         estimates = {mode: estimate_goal(env, streamer, loc, mode) for mode, loc in locators.items()}
         goals.append({"episode": i, "goal": f"{base.goal_category} in the {base.goal_room_type}",

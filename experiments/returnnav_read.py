@@ -57,8 +57,7 @@ def object_labels(scene, categories: tuple[str, ...], points: np.ndarray) -> np.
 
 
 def collect(args, seed: int, model, env) -> dict[str, Any]:
-    from vlm2_agent.policy.memory_goal import MEMORY_MODES, MultiMemoryStreamer
-    from vlm2_agent.policy.memory_wrapper import frame_inputs
+    from vlm2_agent.policy.memory_goal import MEMORY_MODES, MultiMemoryStreamer, goal_records, run_tour
 
     path = Path(args.runs) / f"tour{args.tour}_{seed}.npz"
     if path.is_file():
@@ -66,31 +65,18 @@ def collect(args, seed: int, model, env) -> dict[str, Any]:
             return {k: z[k] for k in z.files}
     base = env.unwrapped
     streamer = MultiMemoryStreamer(model, MEMORY_MODES)
-    types = {s.type: s for s in base.sim_config.sensors}
-    env.reset(seed=seed)
-    first_c2w = base.camera_to_world(types["depth"].uuid)  # the frame of the memory's centroids
-    streamer.reset()
-    streamer.observe(*frame_inputs(base, types["rgb"], types["depth"]))
-    while base.in_tour:
-        env.step(0)
-        streamer.observe(*frame_inputs(base, types["rgb"], types["depth"]))
+    first_c2w = run_tour(env, streamer, seed).first_camera_to_world  # the frame of the memory's centroids
+    room_index = {t: i for i, t in enumerate(base.room_types)}
     out: dict[str, Any] = {}
     for mode in MEMORY_MODES:
         tokens, coords, mask = streamer.snapshot(mode)
         keep = mask & (coords[:, 3] >= 0.05)
         world = coords[keep, :3].astype(np.float64) @ first_c2w[:3, :3].T + first_c2w[:3, 3]
-        rooms = base.scene.room_indices_at(world)
         out[f"{mode}/tokens"] = tokens[keep].astype(np.float32)
         out[f"{mode}/world"] = world
-        out[f"{mode}/room"] = np.array([base.room_types.index(base.scene.rooms[k].room_type) if k >= 0 else -1
-                                        for k in rooms], np.int64)
+        out[f"{mode}/room"] = np.array([room_index.get(t, -1) for t in base.scene.room_types_at(world)], np.int64)
         out[f"{mode}/label"] = object_labels(base.scene, base.categories, world)
-    goals = []
-    centres = {int(o.instance_id): np.asarray(o.box.center, float) for o in base.scene.objects}
-    for (cat, rt), seen in sorted(base.goal_candidates().items()):
-        for i in base._instances(cat, rt):
-            goals.append((base.categories.index(cat), base.room_types.index(rt),
-                          len(base.tour) - max(base.seen[j][1] for j in seen), *centres[i]))
+    goals = [(g["category"], g["room"], g["age"], *c) for g in goal_records(env) for c in g["centres"]]
     out["goals"] = np.array(goals, np.float64).reshape(-1, 6)  # category, room, age, instance centre x y z
     path.parent.mkdir(parents=True, exist_ok=True)
     import io

@@ -38,8 +38,7 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 import vlm2_agent.policy  # noqa: E402,F401  (registers VLM2/ReturnNav-v0)
-from vlm2_agent.policy.memory_goal import MEMORY_MODES, MultiMemoryStreamer  # noqa: E402
-from vlm2_agent.policy.memory_wrapper import frame_inputs  # noqa: E402
+from vlm2_agent.policy.memory_goal import MEMORY_MODES, MultiMemoryStreamer, stream_tour  # noqa: E402
 from vlm2_agent.policy.object_search import (  # noqa: E402
     ExplorationMap,
     MemoryGoalEstimator,
@@ -58,8 +57,7 @@ AGE_BINS = (0, 100, 300, 1000, 3000, 5001)
 def in_goal_room(env, points: np.ndarray) -> np.ndarray:
     """Which world points (N, 3) lie in a room of the ReturnNav goal's room type."""
     base = env.unwrapped
-    types = np.array([r.room_type for r in base.scene.rooms] + [""])  # index -1: in no room
-    return types[base.scene.room_indices_at(points)] == base.goal_room_type
+    return base.scene.room_types_at(points) == base.goal_room_type
 
 
 def held_error(base, streamer: MultiMemoryStreamer, mode: str, first_c2w: np.ndarray,
@@ -79,26 +77,17 @@ def play_tour(env, episodes, model, head: str, threshold: float, verify: bool,
     """One tour (the first of ``episodes``, which share it) streamed once, then each of ``rows``'
     navigation from the tour's end to each episode's goal."""
     base = env.unwrapped
-    types = {s.type: s for s in base.sim_config.sensors}
     env.reset(options={"episode": episodes[0]})
     streamer = MultiMemoryStreamer(model, MEMORY_MODES)
-    streamer.reset()
     semantic = SemanticGoalEstimator()
     semantic.reset(env)
     seen = ExplorationMap(base.navgrid)
-    first_c2w = base.camera_to_world(types["depth"].uuid)
 
-    def observe():
-        streamer.observe(*frame_inputs(base, types["rgb"], types["depth"]))
+    def observe(env):
         semantic.observe(env)
         seen.observe_env(env)
 
-    observe()
-    while base.in_tour:
-        _, _, term, trunc, info = env.step(0)
-        observe()
-        if term or trunc:
-            raise RuntimeError(f"episode {episodes[0].episode_id}: ended during the tour")
+    first_c2w = stream_tour(env, streamer, on_frame=observe).first_camera_to_world
     out = []
     for ep in episodes:
         out += navigate(env, ep, model, head, threshold, verify, streamer, semantic, seen, first_c2w, rows)

@@ -179,6 +179,17 @@ class Scene:
             out[inside] = k
         return out
 
+    def room_types_at(self, points: np.ndarray) -> np.ndarray:
+        """(N,) room type of the room covering each point (points (N, 3)), ``""`` for none; the room
+        is :meth:`room_indices_at`'s.
+
+        >>> room = Room(0, "kitchen", np.array([[0, 0], [2, 0], [2, 2], [0, 2]], float), 2.5)
+        >>> Scene("s", [], rooms=[room]).room_types_at(np.array([[1.0, 0, 1.0], [3.0, 0, 1.0]])).tolist()
+        ['kitchen', '']
+        """
+        types = np.array([r.room_type for r in self.rooms] + [""])  # index -1: in no room
+        return types[self.room_indices_at(points)]
+
     def _room_polygons(self) -> list:
         import shapely
 

@@ -30,6 +30,34 @@ def toured():
     env.close()
 
 
+def test_run_tour_streams_every_frame_and_returns_the_first_camera_pose():
+    """The hook sees the reset's frame and each tour step's, in order; the pose returned is the
+    depth camera's at the reset; the memory equals one streamed frame by frame here."""
+    from vlm2_agent.policy.memory_wrapper import frame_inputs
+
+    env = gym.make("VLM2/ReturnNav-v0", **RETURNNAV)
+    base = env.unwrapped
+    model = build_backbone(VLM2_ORACLE, seed=0)
+    streamer = MultiMemoryStreamer(model, ("dual",))
+    steps = []
+    tour = run_tour(env, streamer, seed=3, on_frame=lambda e: steps.append(e.unwrapped.tour_step))
+    assert steps == list(range(RETURNNAV["tour"] + 1)) and not base.in_tour
+    assert tour.info["tour_step"] == RETURNNAV["tour"]
+
+    types = {s.type: s for s in base.sim_config.sensors}
+    env.reset(seed=3)
+    np.testing.assert_array_equal(tour.first_camera_to_world, base.camera_to_world(types["depth"].uuid))
+    by_hand = MultiMemoryStreamer(model, ("dual",))
+    by_hand.reset()
+    by_hand.observe(*frame_inputs(base, types["rgb"], types["depth"]))
+    while base.in_tour:
+        env.step(0)
+        by_hand.observe(*frame_inputs(base, types["rgb"], types["depth"]))
+    for got, expected in zip(streamer.snapshot("dual"), by_hand.snapshot("dual")):
+        np.testing.assert_array_equal(got, expected)
+    env.close()
+
+
 def test_polar_goal_from_gps_matches_the_env(toured):
     env, _ = toured
     base = env.unwrapped

@@ -283,7 +283,7 @@ class ReturnNavEnv(ObjectNavEnv):
                 break
         cat, rt, _, _ = pool[int(self.np_random.integers(len(pool)))]
         self.goal_category, self.goal_room_type = cat, rt
-        self.goal_instances = tuple(self._instances(cat, rt))
+        self.goal_instances = tuple(self.instances(cat, rt))
         self.tour_end_pose = (self.position.copy(), float(self.heading))
         self._start_measures()
 
@@ -316,7 +316,7 @@ class ReturnNavEnv(ObjectNavEnv):
         if goal not in cands:
             raise ValueError(f"{what} {goal!r} was not seen in this tour; expected one of {sorted(cands)}")
         self.goal_category, self.goal_room_type = goal
-        self.goal_instances = tuple(self._instances(*goal))
+        self.goal_instances = tuple(self.instances(*goal))
 
     def _score(self, cands: dict[tuple[str, str], list[int]]) -> list[tuple[str, str, float, int]]:
         """(category, room type, geodesic distance, last seen step) of the reachable candidates."""
@@ -328,7 +328,8 @@ class ReturnNavEnv(ObjectNavEnv):
                 scored.append((cat, rt, d, last))
         return scored
 
-    def _instances(self, category: str, room_type: str) -> list[int]:
+    def instances(self, category: str, room_type: str) -> list[int]:
+        """Instance ids of every ``category`` object in a room of ``room_type``: the goal's instances."""
         rooms = {r.room_id: r.room_type for r in self.scene.rooms}
         return [int(o.instance_id) for o in self.scene.objects
                 if o.category == category and rooms.get(o.room_id) == room_type]

@@ -18,9 +18,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -112,31 +112,55 @@ class TourData:
 
 
 def goal_records(env) -> list[dict[str, Any]]:
-    """Every (category, room type) seen in the tour just finished: indices, instance positions, age."""
+    """Every (category, room type) seen in the tour just finished: indices, instance centres (world
+    ``centres`` (T, 3); ``targets`` (T, 2) on the floor in the tour's start frame), age."""
     base = env.unwrapped
     centres = {int(o.instance_id): np.asarray(o.box.center, float) for o in base.scene.objects}
     out = []
     for (cat, rt), seen in sorted(base.goal_candidates().items()):
-        ids = base._instances(cat, rt)
+        world = np.stack([centres[i] for i in base.instances(cat, rt)])
         out.append({"category": base.categories.index(cat), "room": base.room_types.index(rt),
-                    "targets": base.to_start_frame(np.stack([centres[i] for i in ids])),
+                    "centres": world, "targets": base.to_start_frame(world),
                     "age": len(base.tour) - max(base.seen[i][1] for i in seen)})
     return out
 
 
-def run_tour(env, streamer: MultiMemoryStreamer, seed: int) -> dict[str, Any]:
-    """Reset ``env`` (ReturnNav) with ``seed`` and stream its whole tour into ``streamer``; returns the reset info."""
+class StreamedTour(NamedTuple):
+    """What :func:`stream_tour` and :func:`run_tour` return."""
+
+    info: dict[str, Any]
+    """The env's info after the tour's last step."""
+    first_camera_to_world: np.ndarray
+    """(4, 4) pose of the depth camera at the tour's first frame: the frame of the memory's entry centroids."""
+
+
+def stream_tour(env, streamer: MultiMemoryStreamer, on_frame: Callable[[Any], None] | None = None) -> StreamedTour:
+    """Stream the tour of ``env`` (ReturnNav, just reset) into ``streamer``, from the reset's frame to
+    the tour's last step; ``on_frame(env)`` runs after each frame (a ground-truth recogniser, an
+    exploration map) so that everything watching the tour sees the same frames."""
     base = env.unwrapped
     types = {s.type: s for s in base.sim_config.sensors}
-    _, info = env.reset(seed=seed)
+    first = base.camera_to_world(types["depth"].uuid)
     streamer.reset()
-    streamer.observe(*frame_inputs(base, types["rgb"], types["depth"]))
-    while base.in_tour:
-        _, _, term, trunc, info = env.step(0)
+    info: dict[str, Any] = {}
+    while True:
         streamer.observe(*frame_inputs(base, types["rgb"], types["depth"]))
+        if on_frame is not None:
+            on_frame(env)
+        if not base.in_tour:
+            return StreamedTour(info, first)
+        _, _, term, trunc, info = env.step(0)
         if term or trunc:
-            raise RuntimeError("run_tour: the episode ended during the tour")
-    return info
+            raise RuntimeError("stream_tour: the episode ended during the tour")
+
+
+def run_tour(env, streamer: MultiMemoryStreamer, seed: int | None = None, options: dict[str, Any] | None = None,
+             on_frame: Callable[[Any], None] | None = None) -> StreamedTour:
+    """Reset ``env`` (ReturnNav) with ``seed`` and ``options`` (e.g. ``{"episode": ep}`` to replay an
+    episode file's tour), then :func:`stream_tour`."""
+    _, info = env.reset(seed=seed, options=options)
+    tour = stream_tour(env, streamer, on_frame)
+    return tour if tour.info else tour._replace(info=info)
 
 
 @torch.no_grad()
@@ -283,5 +307,6 @@ def locator_errors(loc: GoalLocator | None, data: TourData, mode: str) -> dict[s
     return out
 
 
-__all__ = ["MEMORY_MODES", "MultiMemoryStreamer", "TourData", "collect_tours", "run_tour", "goal_records", "estimate_goal",
-           "entry_targets", "attention_loss", "train_locator", "locator_errors"]
+__all__ = ["MEMORY_MODES", "MultiMemoryStreamer", "StreamedTour", "TourData", "collect_tours", "run_tour",
+           "stream_tour", "goal_records", "estimate_goal", "entry_targets", "attention_loss", "train_locator",
+           "locator_errors"]
