@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--episodes", type=int, default=100)
     ap.add_argument("--tasks", default="pointnav,objectnav,returnnav")
-    ap.add_argument("--returnnav-tours", default="1000:100,5000:20", help="tour length:tours, comma-separated")
+    ap.add_argument("--returnnav-tours", default="1000:100,5000:100", help="tour length:tours, comma-separated")
     ap.add_argument("--out", default="episodes")
     args = ap.parse_args(argv)
     tasks = args.tasks.split(",")

@@ -17,7 +17,7 @@ distance to the nearest goal instance; what each memory holds is the distance fr
 nearest entry (a perfect read's error). The main tables use each tour's own goal; the age table and
 ``<out>_by_age.png`` every goal. Writes ``<out>.{md,json}``; records are cached in ``--runs``.
 
-Usage: python experiments/returnnav_search.py [--tours 100,20] [--shard K --shards N]
+Usage: python experiments/returnnav_search.py [--tours 100] [--shard K --shards N]
 """
 
 from __future__ import annotations
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--episodes-files", default="episodes/returnnav_test_tour1000.json.gz,"
                                                 "episodes/returnnav_test_tour5000.json.gz",
                    help="habitat-lab ReturnNav episode files (experiments/make_test_episodes.py), comma-separated")
-    p.add_argument("--tours", default="100,20", help="tours to play per file (one number for all)")
+    p.add_argument("--tours", default="100", help="tours to play per file (one number for all)")
     p.add_argument("--nav-steps", type=int, default=300)
     p.add_argument("--threshold", type=float, default=0.0,
                    help="entry score threshold; 0: the question says the goal was seen, so the best entry in the "
