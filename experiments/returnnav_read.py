@@ -7,16 +7,19 @@ on memories at the end of train-split tours, so that the rule ``returnnav_search
 without the test scenes:
 
 1. ``--tours`` ReturnNav tours (train split, seeds ``--seed`` + i) stream once into every memory
-   mode (``MultiMemoryStreamer``). Kept per tour (``<runs>/tour_<seed>.npz``, reused): each mode's
+   mode (``MultiMemoryStreamer``). Kept per tour (``<runs>/tour<steps>_<seed>_v2.npz``, reused): each mode's
    entries (token, centroid in world coordinates, valid fraction), the room type each centroid lies
    in, the category of the object each centroid lies on (ground truth, for the probe), and every
-   (category, room type) goal seen in the tour with its instances' centres and age.
+   (category, room type) goal seen in the tour with its instances' centres, age and most pixels.
 2. Read rules, each giving one point per goal (``RULES``): the classifier's best entry (``max``),
    and the classifier's probability summed over entries near each entry (``vote``: many views of an
    object agree, one confident wrong patch does not), each with the perception's patch head or a
    linear probe fitted on memory entries of other tours (two folds over tours).
 3. The share of goals whose read point lies within 1 m of an instance, by memory mode, rule and
    age of the last sighting; what a perfect read would get (the entry nearest a goal).
+4. Why the best entry misses (:func:`rivalry`): per age bin, the score of the goal's own entries
+   against the best other entry in rooms of its type, and how the share found depends on how
+   large the goal was seen.
 
 Usage: python experiments/returnnav_read.py [--tours 66] [--tour 1000] [--shard K --shards N]
 """
@@ -56,10 +59,15 @@ def object_labels(scene, categories: tuple[str, ...], points: np.ndarray) -> np.
     return label
 
 
+def cache_path(args, seed: int) -> Path:
+    """Where :func:`collect` keeps a tour (v2: goals carry the most pixels seen in one frame)."""
+    return Path(args.runs) / f"tour{args.tour}_{seed}_v2.npz"
+
+
 def collect(args, seed: int, model, env) -> dict[str, Any]:
     from vlm2_agent.policy.memory_goal import MEMORY_MODES, MultiMemoryStreamer, goal_records, run_tour
 
-    path = Path(args.runs) / f"tour{args.tour}_{seed}.npz"
+    path = cache_path(args, seed)
     if path.is_file():
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
@@ -76,8 +84,8 @@ def collect(args, seed: int, model, env) -> dict[str, Any]:
         out[f"{mode}/world"] = world
         out[f"{mode}/room"] = np.array([room_index.get(t, -1) for t in base.scene.room_types_at(world)], np.int64)
         out[f"{mode}/label"] = object_labels(base.scene, base.categories, world)
-    goals = [(g["category"], g["room"], g["age"], *c) for g in goal_records(env) for c in g["centres"]]
-    out["goals"] = np.array(goals, np.float64).reshape(-1, 6)  # category, room, age, instance centre x y z
+    goals = [(g["category"], g["room"], g["age"], *c, g["pixels"]) for g in goal_records(env) for c in g["centres"]]
+    out["goals"] = np.array(goals, np.float64).reshape(-1, 7)  # category, room, age, instance centre x y z, pixels
     path.parent.mkdir(parents=True, exist_ok=True)
     import io
 
@@ -96,7 +104,7 @@ def collect_all(args) -> list[dict[str, Any]]:
     from vlm2_agent.policy.backbone import build_backbone, strip_language
 
     seeds = [args.seed + i for i in range(args.tours)]
-    todo = [s for s in seeds if not (Path(args.runs) / f"tour{args.tour}_{s}.npz").is_file()]
+    todo = [s for s in seeds if not cache_path(args, s).is_file()]
     todo = todo[args.shard::args.shards]
     if todo:
         model = strip_language(build_backbone({"geometry_source": "oracle"}, args.checkpoint))
@@ -111,14 +119,14 @@ def collect_all(args) -> list[dict[str, Any]]:
     return [collect(args, s, None, None) for s in seeds]
 
 
-def goals_of(tour: dict[str, Any]) -> list[tuple[int, int, int, np.ndarray]]:
-    """(category, room type, age, instance centres (T, 3)) per goal of a tour."""
+def goals_of(tour: dict[str, Any]) -> list[tuple[int, int, int, np.ndarray, int]]:
+    """(category, room type, age, instance centres (T, 3), most pixels in one frame) per goal of a tour."""
     g = tour["goals"]
     keys = sorted({(int(c), int(r)) for c, r in g[:, :2]})
     out = []
     for c, r in keys:
         sel = (g[:, 0] == c) & (g[:, 1] == r)
-        out.append((c, r, int(g[sel, 2][0]), g[sel, 3:6]))
+        out.append((c, r, int(g[sel, 2][0]), g[sel, 3:6], int(g[sel, 6][0])))
     return out
 
 
@@ -181,7 +189,7 @@ def evaluate(tours: list[dict[str, Any]], heads: dict[str, Any], folds: int = 2)
             world, room = tour[f"{mode}/world"], tour[f"{mode}/room"]
             probs = {name: probabilities(h if not isinstance(h, list) else h[t_index % folds], tour[f"{mode}/tokens"])
                      for name, h in heads.items()}
-            for cat, rt, age, centres in goals_of(tour):
+            for cat, rt, age, centres, _ in goals_of(tour):
                 cand = room == rt
                 base = {"tour": t_index, "mode": mode, "category": cat, "age": age}
                 rows.append({**base, "read": "perfect read (entry nearest the goal)",
@@ -196,6 +204,51 @@ def evaluate(tours: list[dict[str, Any]], heads: dict[str, Any], folds: int = 2)
                             rows.append({**base, "read": f"{name}, {rule}, score >= {OBJECTNAV_THRESHOLD}",
                                          "error": floor_error(point if sure else None, centres)})
     return rows
+
+
+def rivalry(tours: list[dict[str, Any]], head) -> list[dict[str, Any]]:
+    """Per goal of the dual memory, why the best-entry read finds it or not. Among the entries whose
+    centroid lies in a room of the goal's type: ``goal_score``, the head's best probability for the
+    category among entries within 1 m (floor) of an instance (NaN: the memory holds none there);
+    ``rival_score``, the best among the other entries; ``entries``, how many there are. The read
+    (``max``) finds the goal exactly when ``goal_score`` beats ``rival_score``. ``pixels``: the most
+    pixels the goal covered in one tour frame, how well the tour showed it."""
+    rows = []
+    for tour in tours:
+        world, room = tour["dual/world"], tour["dual/room"]
+        probs = probabilities(head, tour["dual/tokens"])
+        for cat, rt, age, centres, pixels in goals_of(tour):
+            cand = room == rt
+            near = np.array([floor_error(w, centres) <= 1.0 for w in world[cand]], bool)
+            p = probs[cand, cat + 1]
+            rows.append({"age": age, "pixels": pixels, "entries": int(cand.sum()),
+                         "goal_score": float(p[near].max()) if near.any() else float("nan"),
+                         "rival_score": float(p[~near].max()) if (~near).any() else 0.0})
+    return rows
+
+
+def rivalry_table(rows: list[dict[str, Any]]) -> str:
+    """:func:`rivalry` per age bin: medians, and the share found split at the median ``pixels``."""
+    cut = float(np.median([r["pixels"] for r in rows]))
+    out = [f"| dual, seen | goals | held | found | goal score (held) | rival score | entries in rooms of the type "
+           f"| most pixels | found, seen large (>= {cut:.0f} px) | found, seen small |", "|---" * 10 + "|"]
+    for a, b in zip(AGE_BINS[:-1], AGE_BINS[1:]):
+        sel = [r for r in rows if a <= r["age"] < b]
+        if not sel:
+            continue
+        held = [r for r in sel if np.isfinite(r["goal_score"])]
+        found = [r for r in held if r["goal_score"] > r["rival_score"]]
+
+        def share(big: bool) -> str:
+            part = [r for r in sel if (r["pixels"] >= cut) == big]
+            hit = sum(1 for r in part if np.isfinite(r["goal_score"]) and r["goal_score"] > r["rival_score"])
+            return f"{hit / len(part):.2f} (n={len(part)})" if part else "—"
+
+        out.append(f"| {a}-{b - 1} steps ago | {len(sel)} | {len(held) / len(sel):.2f} | {len(found) / len(sel):.2f} "
+                   f"| {np.median([r['goal_score'] for r in held]) if held else float('nan'):.2f} "
+                   f"| {np.median([r['rival_score'] for r in sel]):.2f} | {np.median([r['entries'] for r in sel]):.0f} "
+                   f"| {np.median([r['pixels'] for r in sel]):.0f} | {share(True)} | {share(False)} |")
+    return "\n".join(out)
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -260,14 +313,19 @@ def main(argv: list[str] | None = None) -> None:
     probes = [fit_probe([t for i, t in enumerate(tours) if i % folds != f], num_classes) for f in range(folds)]
     rows = evaluate(tours, {"patch head": patch_head(args.checkpoint), "memory probe": probes}, folds)
     n_goals = sum(len(goals_of(t)) for t in tours)
+    rivals = rivalry(tours, patch_head(args.checkpoint))
     body = (f"Goals read within 1 m, after {args.tour}-step tours on train scenes ({len(tours)} tours, seeds "
             f"{args.seed}-{args.seed + len(tours) - 1}, {n_goals} goals; the probe's tours are the other fold's):\n\n"
-            + table(rows) + "\n")
+            + table(rows) + "\n\nWhy the patch head's best entry misses (dual): held, an entry in a room of the "
+            "goal's type lies within 1 m of an instance; found, the best such entry outscores every other "
+            "entry in those rooms (the max read's hit); scores are medians of the category's probability:\n\n"
+            + rivalry_table(rivals) + "\n")
     out = Path(args.out)
     from vlm2_base.io import atomic_write
 
     atomic_write(out.with_suffix(".md"), body)
-    atomic_write(out.with_suffix(".json"), json.dumps({"args": vars(args), "summary": summarise(rows)}, indent=1))
+    report = {"args": vars(args), "summary": summarise(rows), "rivalry": rivals}
+    atomic_write(out.with_suffix(".json"), json.dumps(report, indent=1))
     print(body)
 
 

@@ -110,6 +110,9 @@ def test_memories_hold_what_their_mode_promises(toured):
     goal = next(r for r in records if base.categories[r["category"]] == base.goal_category
                 and base.room_types[r["room"]] == base.goal_room_type)
     assert goal["age"] == len(base.tour) - env.unwrapped._info()["goal_last_seen"]
+    for r in records:  # seen with the env's min_pixels in one frame; centres and targets name the same instances
+        assert r["pixels"] >= RETURNNAV["min_pixels"]
+        np.testing.assert_allclose(base.to_start_frame(r["centres"]), r["targets"])
 
 
 def test_locator_learns_to_pick_the_entry_of_the_goal_category():

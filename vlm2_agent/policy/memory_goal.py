@@ -113,7 +113,8 @@ class TourData:
 
 def goal_records(env) -> list[dict[str, Any]]:
     """Every (category, room type) seen in the tour just finished: indices, instance centres (world
-    ``centres`` (T, 3); ``targets`` (T, 2) on the floor in the tour's start frame), age."""
+    ``centres`` (T, 3); ``targets`` (T, 2) on the floor in the tour's start frame), age, and
+    ``pixels``, the most pixels an instance of it covered in one tour frame."""
     base = env.unwrapped
     centres = {int(o.instance_id): np.asarray(o.box.center, float) for o in base.scene.objects}
     out = []
@@ -121,7 +122,8 @@ def goal_records(env) -> list[dict[str, Any]]:
         world = np.stack([centres[i] for i in base.instances(cat, rt)])
         out.append({"category": base.categories.index(cat), "room": base.room_types.index(rt),
                     "centres": world, "targets": base.to_start_frame(world),
-                    "age": len(base.tour) - max(base.seen[i][1] for i in seen)})
+                    "age": len(base.tour) - max(base.seen[i][1] for i in seen),
+                    "pixels": max(base.seen[i][2] for i in seen)})
     return out
 
 
