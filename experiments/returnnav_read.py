@@ -211,43 +211,66 @@ def rivalry(tours: list[dict[str, Any]], head) -> list[dict[str, Any]]:
     centroid lies in a room of the goal's type: ``goal_score``, the head's best probability for the
     category among entries within 1 m (floor) of an instance (NaN: the memory holds none there);
     ``rival_score``, the best among the other entries; ``entries``, how many there are. The read
-    (``max``) finds the goal exactly when ``goal_score`` beats ``rival_score``. ``pixels``: the most
-    pixels the goal covered in one tour frame, how well the tour showed it."""
+    (``max``) finds the goal exactly when ``goal_score`` beats ``rival_score``. ``on_goal_score``:
+    as ``goal_score`` over only those near entries whose centroid lies on an object of the goal's
+    category (:func:`object_labels`), the entries that show the goal. ``pixels``: the most pixels
+    the goal covered in one tour frame, how well the tour showed it."""
     rows = []
     for tour in tours:
-        world, room = tour["dual/world"], tour["dual/room"]
+        world, room, label = tour["dual/world"], tour["dual/room"], tour["dual/label"]
         probs = probabilities(head, tour["dual/tokens"])
         for cat, rt, age, centres, pixels in goals_of(tour):
             cand = room == rt
             near = np.array([floor_error(w, centres) <= 1.0 for w in world[cand]], bool)
             p = probs[cand, cat + 1]
+            on_goal = near & (label[cand] == cat + 1)
             rows.append({"age": age, "pixels": pixels, "entries": int(cand.sum()),
                          "goal_score": float(p[near].max()) if near.any() else float("nan"),
+                         "on_goal_score": float(p[on_goal].max()) if on_goal.any() else float("nan"),
                          "rival_score": float(p[~near].max()) if (~near).any() else 0.0})
     return rows
 
 
-def rivalry_table(rows: list[dict[str, Any]]) -> str:
-    """:func:`rivalry` per age bin: medians, and the share found split at the median ``pixels``."""
+def rivalry_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`rivalry` per age bin: shares held and found, medians, and the share found for goals
+    seen at least as large as the median ``pixels`` and for the others."""
     cut = float(np.median([r["pixels"] for r in rows]))
-    out = [f"| dual, seen | goals | held | found | goal score (held) | rival score | entries in rooms of the type "
-           f"| most pixels | found, seen large (>= {cut:.0f} px) | found, seen small |", "|---" * 10 + "|"]
+    out = []
     for a, b in zip(AGE_BINS[:-1], AGE_BINS[1:]):
         sel = [r for r in rows if a <= r["age"] < b]
         if not sel:
             continue
-        held = [r for r in sel if np.isfinite(r["goal_score"])]
-        found = [r for r in held if r["goal_score"] > r["rival_score"]]
+        found = [np.isfinite(r["goal_score"]) and r["goal_score"] > r["rival_score"] for r in sel]
+        held = [r["goal_score"] for r in sel if np.isfinite(r["goal_score"])]
+        on_goal = [r["on_goal_score"] for r in sel if np.isfinite(r["on_goal_score"])]
+        large = np.array([r["pixels"] >= cut for r in sel])
+        out.append({"ages": f"{a}-{b - 1}", "goals": len(sel), "held": len(held) / len(sel),
+                    "found": float(np.mean(found)), "goal_score": float(np.median(held)) if held else None,
+                    "on_goal": len(on_goal) / len(sel),
+                    "on_goal_score": float(np.median(on_goal)) if on_goal else None,
+                    "rival_score": float(np.median([r["rival_score"] for r in sel])),
+                    "entries": float(np.median([r["entries"] for r in sel])),
+                    "pixels": float(np.median([r["pixels"] for r in sel])), "pixels_cut": cut,
+                    "large": int(large.sum()),
+                    "found_large": float(np.mean(np.array(found)[large])) if large.any() else None,
+                    "found_small": float(np.mean(np.array(found)[~large])) if (~large).any() else None})
+    return out
 
-        def share(big: bool) -> str:
-            part = [r for r in sel if (r["pixels"] >= cut) == big]
-            hit = sum(1 for r in part if np.isfinite(r["goal_score"]) and r["goal_score"] > r["rival_score"])
-            return f"{hit / len(part):.2f} (n={len(part)})" if part else "—"
 
-        out.append(f"| {a}-{b - 1} steps ago | {len(sel)} | {len(held) / len(sel):.2f} | {len(found) / len(sel):.2f} "
-                   f"| {np.median([r['goal_score'] for r in held]) if held else float('nan'):.2f} "
-                   f"| {np.median([r['rival_score'] for r in sel]):.2f} | {np.median([r['entries'] for r in sel]):.0f} "
-                   f"| {np.median([r['pixels'] for r in sel]):.0f} | {share(True)} | {share(False)} |")
+def rivalry_table(summary: list[dict[str, Any]]) -> str:
+    cut = summary[0]["pixels_cut"] if summary else 0.0
+    out = [f"| dual, seen | goals | held | found | goal score (held) | held on the goal | its score | rival score "
+           f"| entries in rooms of the type | most pixels | found, seen large (>= {cut:.0f} px) | found, seen small |",
+           "|---" * 12 + "|"]
+
+    def cell(x, n=None) -> str:
+        return "—" if x is None else f"{x:.2f}" + (f" (n={n})" if n is not None else "")
+
+    for r in summary:
+        out.append(f"| {r['ages']} steps ago | {r['goals']} | {r['held']:.2f} | {r['found']:.2f} "
+                   f"| {cell(r['goal_score'])} | {r['on_goal']:.2f} | {cell(r['on_goal_score'])} "
+                   f"| {r['rival_score']:.2f} | {r['entries']:.0f} | {r['pixels']:.0f} "
+                   f"| {cell(r['found_large'], r['large'])} | {cell(r['found_small'], r['goals'] - r['large'])} |")
     return "\n".join(out)
 
 
@@ -313,12 +336,13 @@ def main(argv: list[str] | None = None) -> None:
     probes = [fit_probe([t for i, t in enumerate(tours) if i % folds != f], num_classes) for f in range(folds)]
     rows = evaluate(tours, {"patch head": patch_head(args.checkpoint), "memory probe": probes}, folds)
     n_goals = sum(len(goals_of(t)) for t in tours)
-    rivals = rivalry(tours, patch_head(args.checkpoint))
+    rivals = rivalry_summary(rivalry(tours, patch_head(args.checkpoint)))
     body = (f"Goals read within 1 m, after {args.tour}-step tours on train scenes ({len(tours)} tours, seeds "
             f"{args.seed}-{args.seed + len(tours) - 1}, {n_goals} goals; the probe's tours are the other fold's):\n\n"
             + table(rows) + "\n\nWhy the patch head's best entry misses (dual): held, an entry in a room of the "
             "goal's type lies within 1 m of an instance; found, the best such entry outscores every other "
-            "entry in those rooms (the max read's hit); scores are medians of the category's probability:\n\n"
+            "entry in those rooms (the max read's hit); held on the goal, such an entry lies on an object of "
+            "the goal's category; scores are medians of the category's probability:\n\n"
             + rivalry_table(rivals) + "\n")
     out = Path(args.out)
     from vlm2_base.io import atomic_write
