@@ -66,6 +66,7 @@ def cache_path(args, seed: int) -> Path:
 
 def collect(args, seed: int, model, env) -> dict[str, Any]:
     from vlm2_agent.policy.memory_goal import MEMORY_MODES, MultiMemoryStreamer, goal_records, run_tour
+    from vlm2_agent.policy.object_search import entry_world_points
 
     path = cache_path(args, seed)
     if path.is_file():
@@ -79,7 +80,7 @@ def collect(args, seed: int, model, env) -> dict[str, Any]:
     for mode in MEMORY_MODES:
         tokens, coords, mask = streamer.snapshot(mode)
         keep = mask & (coords[:, 3] >= 0.05)
-        world = coords[keep, :3].astype(np.float64) @ first_c2w[:3, :3].T + first_c2w[:3, 3]
+        world = entry_world_points(coords[keep], first_c2w)
         out[f"{mode}/tokens"] = tokens[keep].astype(np.float32)
         out[f"{mode}/world"] = world
         out[f"{mode}/room"] = np.array([room_index.get(t, -1) for t in base.scene.room_types_at(world)], np.int64)
@@ -175,6 +176,12 @@ def read_point(world: np.ndarray, p_goal: np.ndarray, rule: str) -> np.ndarray |
     return world[int(np.argmax(p_goal))] if rule == "max" else vote_point(world, p_goal)[0]
 
 
+def floor_distances(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """(N,) floor distance from each point (N, 3) to the nearest of ``centres`` (T, 3)."""
+    points = np.asarray(points, float).reshape(-1, 3)
+    return np.hypot(points[:, None, 0] - centres[None, :, 0], points[:, None, 2] - centres[None, :, 2]).min(axis=1)
+
+
 def floor_error(point: np.ndarray | None, centres: np.ndarray) -> float:
     if point is None:
         return float("inf")
@@ -194,7 +201,7 @@ def evaluate(tours: list[dict[str, Any]], heads: dict[str, Any], folds: int = 2)
                 base = {"tour": t_index, "mode": mode, "category": cat, "age": age}
                 rows.append({**base, "read": "perfect read (entry nearest the goal)",
                              "error": floor_error(None, centres) if not cand.any() else
-                             min(floor_error(w, centres) for w in world[cand])})
+                             float(floor_distances(world[cand], centres).min())})
                 for name, p in probs.items():
                     for rule in ("max", "vote"):
                         point = read_point(world[cand], p[cand, cat + 1], rule)
@@ -221,7 +228,7 @@ def rivalry(tours: list[dict[str, Any]], head) -> list[dict[str, Any]]:
         probs = probabilities(head, tour["dual/tokens"])
         for cat, rt, age, centres, pixels in goals_of(tour):
             cand = room == rt
-            near = np.array([floor_error(w, centres) <= 1.0 for w in world[cand]], bool)
+            near = floor_distances(world[cand], centres) <= 1.0
             p = probs[cand, cat + 1]
             on_goal = near & (label[cand] == cat + 1)
             rows.append({"age": age, "pixels": pixels, "entries": int(cand.sum()),
@@ -334,9 +341,10 @@ def main(argv: list[str] | None = None) -> None:
     num_classes = len(default_categories()) + 1
     folds = 2
     probes = [fit_probe([t for i, t in enumerate(tours) if i % folds != f], num_classes) for f in range(folds)]
-    rows = evaluate(tours, {"patch head": patch_head(args.checkpoint), "memory probe": probes}, folds)
+    head = patch_head(args.checkpoint)
+    rows = evaluate(tours, {"patch head": head, "memory probe": probes}, folds)
     n_goals = sum(len(goals_of(t)) for t in tours)
-    rivals = rivalry_summary(rivalry(tours, patch_head(args.checkpoint)))
+    rivals = rivalry_summary(rivalry(tours, head))
     body = (f"Goals read within 1 m, after {args.tour}-step tours on train scenes ({len(tours)} tours, seeds "
             f"{args.seed}-{args.seed + len(tours) - 1}, {n_goals} goals; the probe's tours are the other fold's):\n\n"
             + table(rows) + "\n\nWhy the patch head's best entry misses (dual): held, an entry in a room of the "

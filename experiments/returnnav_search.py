@@ -44,6 +44,7 @@ from vlm2_agent.policy.object_search import (  # noqa: E402
     MemoryGoalEstimator,
     ObjectSearchAgent,
     SemanticGoalEstimator,
+    entry_world_points,
     goal_floor_distance,
 )
 from vlm2_base.io import atomic_savefig, atomic_write  # noqa: E402
@@ -68,8 +69,7 @@ def held_error(base, streamer: MultiMemoryStreamer, mode: str, first_c2w: np.nda
     usable = mask & (coords[:, 3] >= min_valid)
     if not usable.any():
         return float("inf")
-    world = coords[usable, :3].astype(np.float64) @ first_c2w[:3, :3].T + first_c2w[:3, 3]
-    return min(goal_floor_distance(base, p) for p in world)
+    return min(goal_floor_distance(base, p) for p in entry_world_points(coords[usable], first_c2w))
 
 
 def play_tour(env, episodes, model, head: str, threshold: float, verify: bool,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from envs.render.camera import backproject, intrinsics
+from envs.render.camera import intrinsics
 
 __all__ = ["ExplorationMap"]
 
@@ -27,12 +27,6 @@ def _sensor(base, kind: str):
     if spec is None:
         raise ValueError(f"object search: the env renders no {kind!r} sensor; add it to the env's sensors")
     return spec
-
-
-def _world_points(base, spec, depth: np.ndarray) -> np.ndarray:
-    """(H, W, 3) world points of a depth image from the sensor ``spec`` at the env's current pose."""
-    h, w = spec.resolution
-    return backproject(depth.reshape(h, w), intrinsics(spec.hfov, w, h), base.camera_to_world(spec.uuid))
 
 
 class ExplorationMap:

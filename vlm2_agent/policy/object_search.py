@@ -40,15 +40,22 @@ import torch
 
 from envs.agent import STOP, TURN_LEFT, TURN_RIGHT, heading_towards
 from envs.pose import wrap_angle
-from vlm2_agent.policy.exploration_map import ExplorationMap, _sensor, _world_points
+from envs.render.camera import backproject, intrinsics
+from vlm2_agent.policy.exploration_map import ExplorationMap, _sensor
 
 __all__ = ["ExplorationMap", "GoalEstimator", "MemoryGoalEstimator", "ObjectSearchAgent", "SemanticGoalEstimator",
-           "best_entry", "goal_floor_distance", "goal_instance_ids", "vote_point"]
+           "best_entry", "entry_world_points", "goal_floor_distance", "goal_instance_ids", "vote_point"]
 
 REJECT_RADIUS = 1.0  # m around an estimate that the check on arrival did not confirm
 CONFIRM_RADIUS = 1.5  # m: how near the estimate the confirming pixels or entries must lie
 CONFIRM_MEMORY = "working"  # the check on arrival reads the last frames (the approach), not the first
 CONFIRM_FRAMES = 8  # frames the ground-truth recogniser's check looks back (a working memory's span)
+
+
+def _world_points(base, spec, depth: np.ndarray) -> np.ndarray:
+    """(H, W, 3) world points of a depth image from the sensor ``spec`` at the env's current pose."""
+    h, w = spec.resolution
+    return backproject(depth.reshape(h, w), intrinsics(spec.hfov, w, h), base.camera_to_world(spec.uuid))
 
 
 class GoalEstimator(Protocol):
@@ -214,7 +221,7 @@ class MemoryGoalEstimator:
     def _read(self, env, mode: str, near: np.ndarray | None = None) -> tuple[np.ndarray | None, float]:
         base = env.unwrapped
         tokens, coords, mask = self.streamer.snapshot(mode)
-        world = coords[:, :3].astype(np.float64) @ self._first_c2w[:3, :3].T + self._first_c2w[:3, 3]
+        world = entry_world_points(coords, self._first_c2w)
         if self.region is not None:
             mask = mask & np.asarray(self.region(env, world), bool)
         if self.rejected:
@@ -233,6 +240,18 @@ class MemoryGoalEstimator:
 
     def reject(self, point: np.ndarray) -> None:
         self.rejected.append(np.asarray(point, float).copy())
+
+
+def entry_world_points(coords: np.ndarray, first_camera_to_world: np.ndarray) -> np.ndarray:
+    """(P, 3) world positions of memory entry centroids ``coords`` (P, 4), which are in the frame of
+    the episode's first camera (``MultiMemoryStreamer.snapshot``), given that camera's pose.
+
+    >>> pose = np.eye(4); pose[:3, 3] = [1.0, 0.0, 2.0]
+    >>> entry_world_points(np.array([[0.5, 0.0, -1.0, 1.0]]), pose).tolist()
+    [[1.5, 0.0, 1.0]]
+    """
+    c2w = np.asarray(first_camera_to_world, np.float64)
+    return np.asarray(coords, np.float64)[:, :3] @ c2w[:3, :3].T + c2w[:3, 3]
 
 
 @torch.no_grad()
@@ -254,8 +273,7 @@ def best_entry(tokens: np.ndarray, coords: np.ndarray, mask: np.ndarray, head: t
     if not usable.any():
         return None, 0.0
     p = torch.softmax(head(torch.as_tensor(tokens[usable], dtype=torch.float32)), dim=-1)[:, category + 1].numpy()
-    c2w = np.asarray(first_camera_to_world, np.float64)
-    world = np.asarray(coords[usable, :3], np.float64) @ c2w[:3, :3].T + c2w[:3, 3]
+    world = entry_world_points(coords[usable], first_camera_to_world)
     if read == "max":
         best = int(np.argmax(p))
         point, score = world[best], float(p[best])
